@@ -1,0 +1,85 @@
+"""Gatehouse: the application factory, built from small named steps."""
+
+import logging
+from zoneinfo import ZoneInfo
+
+import redis
+from flask import Flask
+
+from portal import config as settings
+from portal.config import ROOT
+
+BLUEPRINTS = ("auth", "visits", "events", "security", "jobs_ui", "admin", "api")
+
+
+def create_app(config=None):
+    """Build the Flask app from the environment plus ``config`` overrides."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(settings.INSTANCE_DIR),
+    )
+    configure(app, config)
+    register_extensions(app)
+    register_redis(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app, overrides):
+    """Load settings, apply overrides and refuse unsafe combinations."""
+    app.config.update(settings.from_environment())
+    app.config.update(overrides or {})
+    settings.check(app.config)
+    app.config["TIMEZONE"] = ZoneInfo(app.config["GATEHOUSE_TIMEZONE"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        settings.INSTANCE_DIR.mkdir(exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def register_extensions(app):
+    from portal import models  # noqa: F401  (the models must be known to Alembic)
+    from portal.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+
+def register_redis(app):
+    """One Redis connection pool per process, shared by the queue and the rate limiter."""
+    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+
+
+def register_blueprints(app):
+    from importlib import import_module
+
+    for name in BLUEPRINTS:
+        app.register_blueprint(import_module(f"portal.{name}.views").bp)
+
+
+def register_errorhandlers(app):
+    from portal import errors
+
+    errors.register(app)
+
+
+def register_template_helpers(app):
+    from portal import formatting
+
+    formatting.register(app)
+
+
+def register_commands(app):
+    from portal import cli
+
+    cli.register(app)

@@ -1,0 +1,14 @@
+"""Flask commands (``flask --app wsgi ...``); each reads the same configuration as the web app."""
+
+from portal.admin.commands import seed_demo, sync
+from portal.auth.commands import users
+from portal.bench import bench
+from portal.hikvision.simulator.cli import sim
+from portal.runtime import scheduler, worker
+
+COMMANDS = (users, sync, seed_demo, worker, scheduler, sim, bench)
+
+
+def register(app):
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,0 +1,93 @@
+"""Every setting, read from the environment with a documented default.
+
+``create_app(config)`` takes a mapping of overrides on top of these (tests use it).
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+# Environments in which a built-in SECRET_KEY is acceptable.
+EASYGOING_ENVS = {"development", "testing"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the application."""
+
+
+def _bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _float(name, default):
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _str(name, default=None):
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def from_environment():
+    """Read every setting from the environment, applying the documented defaults."""
+    env = _str("GATEHOUSE_ENV", "production")
+    return {
+        # production | development | testing
+        "GATEHOUSE_ENV": env,
+        "SECRET_KEY": _str("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": _str(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'gatehouse.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Unset under `make run`, which then starts an embedded Redis and sets it.
+        "REDIS_URL": _str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "HIKCENTRAL_URL": _str("HIKCENTRAL_URL", "http://127.0.0.1:9443"),
+        "HIKCENTRAL_APP_KEY": _str("HIKCENTRAL_APP_KEY", "12345678"),
+        "HIKCENTRAL_APP_SECRET": _str("HIKCENTRAL_APP_SECRET", "simulator-secret-000"),
+        "HIKCENTRAL_VERIFY_TLS": _bool("HIKCENTRAL_VERIFY_TLS", True),
+        "HIKCENTRAL_RATE_LIMIT_CALLS": _int("HIKCENTRAL_RATE_LIMIT_CALLS", 10),
+        "HIKCENTRAL_RATE_LIMIT_WINDOW": _float("HIKCENTRAL_RATE_LIMIT_WINDOW", 1.0),
+        # At most this many calls in flight at once across all workers (vendor advice: 10).
+        "HIKCENTRAL_MAX_IN_FLIGHT": _int("HIKCENTRAL_MAX_IN_FLIGHT", 10),
+        "HIKCENTRAL_POOL_CONNECTIONS": _int("HIKCENTRAL_POOL_CONNECTIONS", 4),
+        "HIKCENTRAL_POOL_MAXSIZE": _int("HIKCENTRAL_POOL_MAXSIZE", 16),
+        "HIKCENTRAL_TIMEOUT": _float("HIKCENTRAL_TIMEOUT", 10.0),
+        "HIKCENTRAL_ORG_CODE": _str("HIKCENTRAL_ORG_CODE", "1"),
+        "PASSAGE_POLL_SECONDS": _int("PASSAGE_POLL_SECONDS", 30),
+        "GATEHOUSE_TIMEZONE": _str("GATEHOUSE_TIMEZONE", "UTC"),
+        "MAX_VISIT_DAYS": _int("MAX_VISIT_DAYS", 14),
+        # Default access level for new visits: a HikCentral privilegeGroupId or a name.
+        "DEFAULT_ACCESS_LEVEL": _str("DEFAULT_ACCESS_LEVEL"),
+        # Uploads above this are refused before they are read (photos, sheets, ZIPs).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+        "PORT": _int("PORT", 5000),
+        "GATEHOUSE_ADMIN_EMAIL": _str("GATEHOUSE_ADMIN_EMAIL", "admin@gatehouse.local"),
+        "GATEHOUSE_ADMIN_PASSWORD": _str("GATEHOUSE_ADMIN_PASSWORD"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+
+
+def check(config):
+    """Refuse to start with a configuration that is unsafe or unusable."""
+    env = config.get("GATEHOUSE_ENV")
+    if env not in {"production", "development", "testing"}:
+        raise ConfigError(f"GATEHOUSE_ENV must be production, development or testing, not {env!r}")
+    if not config.get("SECRET_KEY"):
+        if env not in EASYGOING_ENVS:
+            raise ConfigError("SECRET_KEY must be set outside development and tests")
+        config["SECRET_KEY"] = f"insecure-{env}-key"
+    if config["HIKCENTRAL_RATE_LIMIT_CALLS"] < 1 or config["HIKCENTRAL_RATE_LIMIT_WINDOW"] <= 0:
+        raise ConfigError("HIKCENTRAL_RATE_LIMIT_CALLS and _WINDOW must be positive")

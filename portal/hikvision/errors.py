@@ -1,0 +1,70 @@
+"""Typed errors for everything that can go wrong talking to HikCentral.
+
+``transient`` errors are worth retrying; the others are permanent. ``ambiguous`` marks a failure
+after which the server may or may not have carried the request out (a create must then look
+before it repeats). Messages never carry credentials.
+"""
+
+
+class HikvisionError(Exception):
+    """Base class: a HikCentral call failed."""
+
+    transient = False
+
+    def __init__(self, message, *, code=None, path=None, ambiguous=False):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.path = path
+        self.ambiguous = ambiguous
+
+    def __str__(self):
+        where = f" ({self.path})" if self.path else ""
+        code = f" [code {self.code}]" if self.code not in (None, "") else ""
+        return f"{self.message}{code}{where}"
+
+
+class AuthenticationError(HikvisionError):
+    """Bad key or secret, signature refused, or the partner lacks permission (64, 17, 401/403)."""
+
+
+class NotFoundError(HikvisionError):
+    """The resource does not exist (code 128)."""
+
+
+class UnsupportedError(HikvisionError):
+    """This HikCentral version does not implement the call (code 8)."""
+
+
+class BadRequestError(HikvisionError):
+    """A parameter was refused (code 2); ``detail`` is the bracketed reason, if any."""
+
+    def __init__(self, message, *, detail=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.detail = detail
+
+
+class ProtocolError(HikvisionError):
+    """The server answered something that is not a HikCentral envelope."""
+
+
+class RateLimitedError(HikvisionError):
+    """HTTP 429 or the gateway's frequency-limit codes; ``retry_after`` in seconds when known."""
+
+    transient = True
+
+    def __init__(self, message, *, retry_after=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UnavailableError(HikvisionError):
+    """Timeouts, refused or dropped connections, HTTP 5xx, code 5."""
+
+    transient = True
+
+
+class RateLimitTimeout(HikvisionError):
+    """No rate-limit slot became free within the allowed wait."""
+
+    transient = True

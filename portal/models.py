@@ -1,0 +1,306 @@
+"""SQLAlchemy models: the data model of the visitor domain (design §3).
+
+Times are stored as naive UTC and come back as aware UTC datetimes (``UTCDateTime``).
+"""
+
+import enum
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.extensions import db
+
+
+def utcnow():
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Role(enum.StrEnum):
+    HOST = "host"
+    ORGANIZER = "organizer"
+    SECURITY = "security"
+    ADMIN = "admin"
+
+
+# What each role may act as: roles are cumulative upward (design §1).
+ROLE_GRANTS = {
+    Role.HOST: {Role.HOST},
+    Role.ORGANIZER: {Role.HOST, Role.ORGANIZER},
+    Role.SECURITY: {Role.HOST, Role.SECURITY},
+    Role.ADMIN: {Role.HOST, Role.ORGANIZER, Role.SECURITY, Role.ADMIN},
+}
+
+
+def hash_token(token):
+    """The stored form of an API token (tokens are random, so plain SHA-256 suffices)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.HOST.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    def rotate_api_token(self):
+        """Replace the API token; the plain token is returned once and never stored."""
+        token = secrets.token_urlsafe(32)
+        self.api_token_hash = hash_token(token)
+        return token
+
+    def can(self, role):
+        """Whether this user may act as ``role``."""
+        return Role(role) in ROLE_GRANTS[Role(self.role)]
+
+    @property
+    def sees_all_visits(self):
+        return self.can(Role.SECURITY)
+
+    @property
+    def is_active(self):
+        return self.active
+
+
+class AccessLevel(db.Model):
+    """A synced copy of a HikCentral privilege group."""
+
+    __tablename__ = "access_levels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hik_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Door(db.Model):
+    """A synced copy of a HikCentral door; ``direction`` says what its reader means."""
+
+    __tablename__ = "doors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hik_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(10), default="both")  # entry | exit | both
+    active: Mapped[bool] = mapped_column(default=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Guest(db.Model):
+    """A person who visits; a visit is one stay."""
+
+    __tablename__ = "guests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    company: Mapped[str | None] = mapped_column(String(200))
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VisitState(enum.StrEnum):
+    PENDING = "pending"
+    ENROLLING = "enrolling"
+    ENROLLED = "enrolled"
+    ON_SITE = "on_site"
+    LEFT = "left"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+# States in which access exists (or is being created) on HikCentral.
+LIVE_STATES = {VisitState.PENDING, VisitState.ENROLLING, VisitState.ENROLLED, VisitState.ON_SITE}
+ACCESS_STATES = {VisitState.ENROLLED, VisitState.ON_SITE}
+
+
+def new_person_code():
+    """A stable, unique code that identifies a visit's person on HikCentral."""
+    return "GH" + secrets.token_hex(8).upper()
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizer: Mapped[User] = relationship()
+    access_level: Mapped[AccessLevel] = relationship()
+
+
+class Visit(db.Model):
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_state_ends_at", "state", "ends_at"),
+        Index("ix_visits_host_starts_at", "host_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guest_id: Mapped[int] = mapped_column(ForeignKey("guests.id"))
+    host_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("guest_imports.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
+    person_code: Mapped[str] = mapped_column(String(32), unique=True, default=new_person_code)
+    hik_person_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=VisitState.PENDING.value)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    # What the devices reported after the last re-apply: applied | pending | failed.
+    delivery: Mapped[str | None] = mapped_column(String(20))
+    delivery_failed: Mapped[int] = mapped_column(default=0)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    guest: Mapped[Guest] = relationship()
+    host: Mapped[User] = relationship()
+    event: Mapped[Event | None] = relationship()
+    access_level: Mapped[AccessLevel] = relationship()
+    history: Mapped[list["VisitStateChange"]] = relationship(
+        back_populates="visit", order_by="VisitStateChange.at", cascade="all, delete-orphan"
+    )
+
+
+class VisitStateChange(db.Model):
+    """One step in a visit's life, shown as its history."""
+
+    __tablename__ = "visit_state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    visit: Mapped[Visit] = relationship(back_populates="history")
+    by_user: Mapped[User | None] = relationship()
+
+
+class GuestImport(db.Model):
+    __tablename__ = "guest_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_valid: Mapped[int] = mapped_column(default=0)
+    rows_invalid: Mapped[int] = mapped_column(default=0)
+    # [{"row": n, "column": name, "message": text}]
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    # validated | confirmed | enrolling | done
+    state: Mapped[str] = mapped_column(String(20), default="validated")
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship()
+    uploaded_by: Mapped[User] = relationship()
+
+
+class Passage(db.Model):
+    """A door event; ``hik_event_id`` is the dedupe key."""
+
+    __tablename__ = "passages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hik_event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    door_id: Mapped[int | None] = mapped_column(ForeignKey("doors.id"))
+    door_hik_id: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(10))  # in | out | unknown
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    visit: Mapped[Visit | None] = relationship()
+    door: Mapped[Door | None] = relationship()
+
+
+class JobRecord(db.Model):
+    """The durable history of one background job (RQ's own results expire)."""
+
+    __tablename__ = "job_records"
+    __table_args__ = (Index("ix_job_records_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rq_job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str | None] = mapped_column(String(30))
+    subject_id: Mapped[int | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # queued | started | finished | failed
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_failed: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int] = mapped_column(default=0)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class PollCursor(db.Model):
+    """Where a periodic poll (passage monitoring) resumes."""
+
+    __tablename__ = "poll_cursors"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    last_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,5 @@
+"""Views of the visits blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("visits", __name__)
