@@ -1,0 +1,16 @@
+"""``flask bench ...``: benchmarks against the simulator, each printing one JSON object."""
+
+import click
+
+from portal.bench.enroll import enroll
+from portal.bench.imports import import_
+from portal.bench.limiter import limiter
+
+
+@click.group("bench")
+def bench():
+    """Benchmarks against the simulator, each printing one JSON object."""
+
+
+for command in (enroll, limiter, import_):
+    bench.add_command(command)
