@@ -1,8 +1,9 @@
 """Flask commands (``flask --app wsgi ...``); each reads the same configuration as the web app."""
 
-from portal.admin.commands import seed_demo, sync
+from portal.admin.commands import sync
 from portal.auth.commands import users
 from portal.bench import bench
+from portal.demo import seed_demo
 from portal.hikvision.simulator.cli import sim
 from portal.runtime import scheduler, worker
 
