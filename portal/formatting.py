@@ -1,13 +1,36 @@
-"""Template filters: local times for people, UTC in the database."""
+"""Local time for people, UTC in the database: the conversions and template filters."""
+
+from datetime import UTC
 
 from flask import current_app
+
+
+def site_zone():
+    """The site's time zone (``GATEHOUSE_TIMEZONE``)."""
+    return current_app.config["TIMEZONE"]
+
+
+def local_to_utc(value):
+    """Read a naive datetime typed into a form as site-local time; return aware UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=site_zone())
+    return value.astimezone(UTC)
+
+
+def utc_to_local(value):
+    """An aware datetime in the site's zone, naive, as a datetime-local input expects."""
+    if value is None:
+        return None
+    return value.astimezone(site_zone()).replace(tzinfo=None)
 
 
 def local_time(value, fmt="%d %b %Y %H:%M"):
     """Format an aware UTC datetime in the site's time zone."""
     if value is None:
         return ""
-    return value.astimezone(current_app.config["TIMEZONE"]).strftime(fmt)
+    return value.astimezone(site_zone()).strftime(fmt)
 
 
 def register(app):
