@@ -1,0 +1,117 @@
+"""Guest photos: decode safely, check, and normalize to a JPEG HikCentral accepts."""
+
+import hashlib
+import io
+import logging
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+MIN_SHORT_SIDE = 200  # below this a face is too small to match reliably
+MAX_LONG_SIDE = 1024
+MAX_JPEG_BYTES = 200 * 1024  # HikCentral refuses face pictures above 200 KB
+MIN_OUTPUT_SIDE = 100  # HikCentral refuses face pictures below 100 px a side
+# Refuse before decoding: a 20 kB file may claim 50 000 x 50 000 pixels (a decompression bomb).
+MAX_PIXELS = 64_000_000
+QUALITIES = (88, 80, 72, 64, 56, 48, 40)
+DOWNSCALE = 0.8
+
+# Decoders raise a variety of errors on corrupt input; all of them mean "not a usable image".
+DECODE_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error, zlib.error)
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be used; the message is a sentence for a host."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Photo:
+    jpeg: bytes
+    sha256: str
+    width: int
+    height: int
+
+
+def normalize_photo(data: bytes) -> Photo:
+    """Decode, check and re-encode a photo as an upright RGB JPEG under 200 KB."""
+    if not data:
+        raise PhotoError("The photo is empty: choose an image file.")
+    image = _decode(data)
+    image = _to_rgb(image)
+    image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS)
+    jpeg, image = _encode_within_limit(image)
+    return Photo(jpeg, hashlib.sha256(jpeg).hexdigest(), image.width, image.height)
+
+
+def _decode(data):
+    """Open the image, refusing bombs before decoding and truncated files after."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            _check_dimensions(image.size)
+            if image.format == "JPEG":
+                # Let the JPEG decoder scale down by itself: less memory for big phone photos.
+                image.draft("RGB", (MAX_LONG_SIDE * 2, MAX_LONG_SIDE * 2))
+            image.load()  # forces a full decode, so a truncated file fails here
+            return ImageOps.exif_transpose(image)
+    except PhotoError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoError("The photo is too large: at most 64 megapixels.") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise PhotoError("The file is not an image: upload a JPEG or PNG photo.") from exc
+    except DECODE_ERRORS as exc:
+        log.info("photo refused: %s", type(exc).__name__)
+        raise PhotoError("The photo is damaged or incomplete: upload it again.") from exc
+
+
+def _check_dimensions(size):
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise PhotoError("The photo is too large: at most 64 megapixels.")
+    if min(width, height) < MIN_SHORT_SIDE:
+        raise PhotoError(
+            f"The photo is too small: at least {MIN_SHORT_SIDE} pixels on its short side."
+        )
+
+
+def _to_rgb(image):
+    """Flatten transparency onto white and convert any mode to RGB."""
+    if image.mode == "RGB":
+        return image
+    try:
+        if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            # 16-bit and float greyscale: scale into 8 bits first.
+            image = image.point(lambda v: v / 256).convert("L")
+        return image.convert("RGB")
+    except DECODE_ERRORS as exc:
+        raise PhotoError("The photo's colour format is not supported: upload a JPEG.") from exc
+
+
+def _encode_within_limit(image):
+    """Lower the quality, then the size, until the JPEG fits HikCentral's limit."""
+    while True:
+        for quality in QUALITIES:
+            buf = io.BytesIO()
+            image.save(buf, "JPEG", quality=quality, optimize=True)
+            if buf.tell() <= MAX_JPEG_BYTES:
+                return buf.getvalue(), image
+        width, height = (round(side * DOWNSCALE) for side in image.size)
+        if min(width, height) < MIN_OUTPUT_SIDE:
+            raise PhotoError("The photo cannot be made small enough: upload a simpler photo.")
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
