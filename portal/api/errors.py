@@ -1,0 +1,60 @@
+"""JSON errors of the API: {"error": sentence, "fields": {name: message}}, never exception text."""
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "The request is not valid.",
+    401: "A valid API token is required.",
+    403: "Your role does not allow this action.",
+    404: "Not found.",
+    405: "This method is not allowed on this resource.",
+    413: "The request body is larger than allowed.",
+    415: "The request body must be JSON or multipart form data.",
+    500: "Something went wrong on our side. The error has been logged.",
+}
+
+
+class ApiError(Exception):
+    """An error answered as JSON with ``status``; ``fields`` names the offending inputs."""
+
+    def __init__(self, status, message=None, fields=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message or MESSAGES.get(status, "The request failed.")
+        self.fields = fields or {}
+
+
+def json_error(status, message=None, fields=None):
+    """A JSON error response."""
+    response = jsonify(
+        error=message or MESSAGES.get(status, "The request failed."), fields=fields or {}
+    )
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gatehouse"'
+    return response
+
+
+def handle_api_error(error):
+    return json_error(error.status, error.message, error.fields)
+
+
+def handle_http_exception(error):
+    response = json_error(error.code or 500)
+    # Keep the headers that matter to clients (Allow on 405), nothing from the message.
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def handle_unexpected(error):
+    # Flask has already logged the original exception with its traceback.
+    return json_error(500)
+
+
+def register(bp):
+    """Answer every error raised inside the blueprint's views as JSON."""
+    bp.register_error_handler(ApiError, handle_api_error)
+    bp.register_error_handler(HTTPException, handle_http_exception)
+    bp.register_error_handler(500, handle_unexpected)
