@@ -1,0 +1,695 @@
+"""HikCentral operations in batch-first form, each answering one result per item in input order.
+
+Every function takes a ``HikCentralClient`` and returns typed values; a failure of one item never
+stops the others, and every error sentence is written for a host (no raw server text, no secrets).
+Server answers are read defensively: missing lists, ``data: ""``, numeric ids, odd key casing.
+"""
+
+import base64
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from portal.hikvision.errors import (
+    AuthenticationError,
+    BadRequestError,
+    HikvisionError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitedError,
+    RateLimitTimeout,
+    UnavailableError,
+    UnsupportedError,
+)
+
+log = logging.getLogger(__name__)
+
+API = "/artemis/api"
+VERSION = f"{API}/common/v1/version"
+PRIVILEGE_GROUPS = f"{API}/acs/v1/privilege/group"
+DOORS = f"{API}/resource/v1/acsDoor/acsDoorList"
+PERSON_ADD = f"{API}/resource/v1/person/single/add"
+PERSON_UPDATE = f"{API}/resource/v1/person/single/update"
+PERSON_DELETE = f"{API}/resource/v1/person/single/delete"
+PERSON_BY_CODE = f"{API}/resource/v1/person/personCode/personInfo"
+FACE_UPDATE = f"{API}/resource/v1/person/face/update"
+ADD_PERSONS = f"{API}/acs/v1/privilege/group/single/addPersons"
+DELETE_PERSONS = f"{API}/acs/v1/privilege/group/single/deletePersons"
+REAPPLY = f"{API}/visitor/v1/auth/reapplication"
+DELIVERY = f"{API}/visitor/v1/person/ID/elementDownloadDetail"
+DOOR_EVENTS = f"{API}/acs/v1/door/events"
+
+PAGE_SIZE = 500  # documented maximum
+MAX_PAGES = 10_000  # a server that never ends a paged read must not loop us forever
+MAX_PERSONS_PER_GRANT = 1000  # no documented cap; keep request bodies reasonable
+MAX_PERSONS_PER_REAPPLY = 500
+MAX_DOORS_PER_QUERY = 10  # documented cap of doorIndexCodes
+MAX_EVENT_WINDOW = timedelta(days=31)
+EVENT_FACE_GRANTED = 196893
+PERSON_TYPE = 1  # persons (not visitor records) are granted with type 1
+FACE_MARKER = "gatehouse:face="
+FACE_MARKER_RE = re.compile(r"gatehouse:face=([0-9a-f]{16})")
+ADD_ATTEMPTS = 4  # for failures that certainly did not reach HikCentral
+ADD_BACKOFF = 0.5
+_sleep = time.sleep  # tests replace it
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """What HikCentral should hold for one guest."""
+
+    person_code: str
+    given_name: str
+    family_name: str
+    begin: datetime
+    end: datetime
+    face: bytes | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    def __post_init__(self):
+        for name in ("begin", "end"):
+            if getattr(self, name).utcoffset() is None:
+                raise ValueError(f"PersonSpec.{name} must be a timezone-aware datetime")
+        if self.end <= self.begin:
+            raise ValueError("PersonSpec.end must be after PersonSpec.begin")
+        if not self.person_code:
+            raise ValueError("PersonSpec.person_code must not be empty")
+
+
+@dataclass
+class ItemResult:
+    """The outcome for one item of a batch."""
+
+    key: str
+    ok: bool
+    person_id: str | None = None
+    action: str | None = None
+    error: str | None = None
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class AccessLevelInfo:
+    hik_id: str
+    name: str
+    description: str | None
+
+
+@dataclass(frozen=True)
+class DoorInfo:
+    hik_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DoorEvent:
+    event_id: str
+    person_id: str | None
+    door_id: str | None
+    direction: str
+    occurred_at: datetime
+    event_type: int
+
+
+# --- reading what the server sent ------------------------------------------------------------
+
+
+def _text(value):
+    """A non-empty string id/name from a string or number, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _get(mapping, *names):
+    """The first present key of ``names``, case-insensitively."""
+    if not isinstance(mapping, dict):
+        return None
+    for name in names:
+        if name in mapping:
+            return mapping[name]
+    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def _int(value):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def iso(moment):
+    """ISO 8601 with the datetime's own offset, to the second (what HikCentral expects)."""
+    if moment.utcoffset() is None:
+        raise ValueError("a timezone-aware datetime is required")
+    return moment.replace(microsecond=0).isoformat()
+
+
+def parse_time(value):
+    """An aware datetime from ISO 8601 with offset, or None when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.utcoffset() is not None else None
+
+
+def _pages(client, path, body, *, page_size=PAGE_SIZE):
+    """Every item of a paged read; tolerates ``data: ""``, a missing list and a missing total."""
+    for page_no in range(1, MAX_PAGES + 1):
+        data = client.call(path, {**body, "pageNo": page_no, "pageSize": page_size})
+        if not isinstance(data, dict):
+            return
+        items = data.get("list")
+        items = items if isinstance(items, list) else []
+        yield from (item for item in items if isinstance(item, dict))
+        total = _int(data.get("total"))
+        if len(items) < page_size or (total is not None and page_no * page_size >= total):
+            return
+    log.warning("paged read of %s stopped after %d pages", path, MAX_PAGES)
+
+
+# --- sentences for hosts ---------------------------------------------------------------------
+
+PHOTO_WORDS = ("face", "photo", "picture", "image", "pic")
+PHOTO_REASONS = (
+    (("no face", "not detect", "no human", "face not found"), "no face could be found"),
+    (("too small", "small", "resolution too low", "low resolution"), "it is too small"),
+    (("too large", "too big", "exceed", "size"), "it is too large"),
+    (("format", "decode", "invalid", "not a jpeg", "base64"), "it is not a readable JPEG"),
+    (("quality", "blur", "dark"), "its quality is too low"),
+)
+
+
+def _detail(exc):
+    return (getattr(exc, "detail", None) or getattr(exc, "message", "") or "").lower()
+
+
+def _bad_request_sentence(detail):
+    if any(word in detail for word in PHOTO_WORDS):
+        reasons = [text for words, text in PHOTO_REASONS if any(w in detail for w in words)]
+        suffix = f": {reasons[0]}" if reasons else ""
+        return f"HikCentral refused the photo{suffix}."
+    if "time" in detail:
+        return "HikCentral refused the visit's start or end time."
+    if "org" in detail:
+        return "HikCentral does not know the organization configured for guests."
+    if "privilegegroup" in detail or "group" in detail:
+        return "HikCentral does not know this access level."
+    if "phone" in detail:
+        return "HikCentral refused the guest's phone number."
+    if "email" in detail or "mail" in detail:
+        return "HikCentral refused the guest's e-mail address."
+    if "name" in detail:
+        return "HikCentral refused the guest's name."
+    if "personcode" in detail or "code" in detail:
+        return "HikCentral refused the guest's person code."
+    return "HikCentral refused the request as invalid."
+
+
+def describe(exc):
+    """One sentence a host understands for a HikCentral failure (never the raw server text)."""
+    if isinstance(exc, BadRequestError):
+        return _bad_request_sentence(_detail(exc))
+    if isinstance(exc, NotFoundError):
+        return "HikCentral no longer knows this guest or access level."
+    if isinstance(exc, AuthenticationError):
+        return "Gatehouse could not sign in to HikCentral; an administrator must check the keys."
+    if isinstance(exc, UnsupportedError):
+        return "This HikCentral version does not support this operation."
+    if isinstance(exc, RateLimitedError | RateLimitTimeout):
+        return "HikCentral is busy right now; this will be tried again."
+    if isinstance(exc, UnavailableError):
+        return "HikCentral could not be reached or did not answer in time; it will be retried."
+    if isinstance(exc, ProtocolError):
+        return "HikCentral gave an answer Gatehouse could not read."
+    return "HikCentral refused the request."
+
+
+def _failure(key, exc, person_id=None):
+    return ItemResult(
+        key=key, ok=False, person_id=person_id, error=describe(exc), transient=exc.transient
+    )
+
+
+def _each(func: Callable, items: list, max_workers: int) -> list:
+    """``func`` over ``items`` concurrently (the client's shared limiter paces the calls)."""
+    if not items:
+        return []
+    if max_workers <= 1 or len(items) == 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+        return list(pool.map(func, items))
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def version(client):
+    """The HikCentral product name and version."""
+    data = client.call(VERSION, {})
+    if not isinstance(data, dict):
+        raise ProtocolError("the version answer carries no data", path=VERSION)
+    product = _text(_get(data, "produceName", "productName")) or "HikCentral"
+    return {"product": product, "version": _text(_get(data, "softVersion", "version")) or ""}
+
+
+def list_access_levels(client):
+    """Every access-control privilege group (type 1: the kind persons can be granted)."""
+    levels, seen = [], set()
+    for item in _pages(client, PRIVILEGE_GROUPS, {"type": PERSON_TYPE}):
+        hik_id = _text(_get(item, "privilegeGroupId", "id"))
+        if hik_id is None or hik_id in seen:
+            log.warning("privilege group without an id skipped")
+            continue
+        seen.add(hik_id)
+        name = _text(_get(item, "privilegeGroupName", "name")) or f"Access level {hik_id}"
+        levels.append(AccessLevelInfo(hik_id, name, _text(_get(item, "description"))))
+    return levels
+
+
+def list_doors(client):
+    """Every access-control door."""
+    doors, seen = [], set()
+    for item in _pages(client, DOORS, {}):
+        hik_id = _text(_get(item, "doorIndexCode", "indexCode"))
+        if hik_id is None or hik_id in seen:
+            log.warning("door without an index code skipped")
+            continue
+        seen.add(hik_id)
+        doors.append(DoorInfo(hik_id, _text(_get(item, "doorName", "name")) or f"Door {hik_id}"))
+    return doors
+
+
+# --- persons ---------------------------------------------------------------------------------
+
+
+def face_marker(face):
+    """The remark stored with a person so a later run can tell whether its face changed."""
+    return f"{FACE_MARKER}{hashlib.sha256(face).hexdigest()[:16]}"
+
+
+def _face_data(face):
+    return base64.b64encode(face).decode("ascii")
+
+
+def _add_body(spec, org_code):
+    body = {
+        "personCode": spec.person_code,
+        "personFamilyName": spec.family_name,
+        "personGivenName": spec.given_name,
+        "orgIndexCode": org_code,
+        "beginTime": iso(spec.begin),
+        "endTime": iso(spec.end),
+    }
+    if spec.face:
+        body["faces"] = [{"faceData": _face_data(spec.face)}]
+        body["remark"] = face_marker(spec.face)
+    if spec.phone:
+        body["phoneNo"] = spec.phone
+    if spec.email:
+        body["email"] = spec.email
+    return body
+
+
+def _is_duplicate(exc):
+    return isinstance(exc, BadRequestError) and "already exist" in _detail(exc)
+
+
+def _certainly_unsent(exc):
+    """A transient failure after which HikCentral surely did not carry out the request."""
+    return exc.transient and not exc.ambiguous
+
+
+def _create(client, body):
+    """Send the add; returns (person_id or None, "created"|"exists"|"unknown").
+
+    A create is never repeated blindly: it is retried only after failures that surely never
+    reached HikCentral; after an ambiguous failure or a duplicate answer the caller looks first.
+    """
+    for attempt in range(ADD_ATTEMPTS):
+        try:
+            data = client.call(PERSON_ADD, body, retry=False)
+        except HikvisionError as exc:
+            if _is_duplicate(exc):
+                return None, "exists"
+            if exc.ambiguous:
+                return None, "unknown"
+            if not _certainly_unsent(exc) or attempt == ADD_ATTEMPTS - 1:
+                raise
+            wait = getattr(exc, "retry_after", None) or ADD_BACKOFF * 2**attempt
+            _sleep(min(wait, 10.0))
+            continue
+        person_id = _text(_get(data, "personId")) if isinstance(data, dict) else _text(data)
+        return person_id, "created" if person_id else "unknown"
+    raise AssertionError("unreachable")
+
+
+def _lookup(client, person_code):
+    """The person object stored under ``person_code``, or None when there is none."""
+    try:
+        data = client.call(PERSON_BY_CODE, {"personCode": person_code})
+    except NotFoundError:
+        return None
+    if not isinstance(data, dict) or _text(_get(data, "personId")) is None:
+        return None
+    return data
+
+
+def _stored_face_uri(person):
+    photo = _get(person, "personPhoto")
+    if isinstance(photo, list):
+        photo = photo[0] if photo else None
+    return _text(_get(photo, "picUri")) if isinstance(photo, dict) else None
+
+
+def _same_instant(stored, wanted):
+    moment = parse_time(stored) if isinstance(stored, str) else None
+    return moment is not None and moment == wanted.replace(microsecond=0)
+
+
+def _validity_body(person_id, person_code, begin, end, remark=None):
+    body = {
+        "personId": person_id,
+        "personCode": person_code,
+        "beginTime": iso(begin),
+        "endTime": iso(end),
+    }
+    if remark is not None:
+        body["remark"] = remark
+    return body
+
+
+def _align(client, spec, person):
+    """Bring an existing person in line with ``spec``; True when anything was changed."""
+    person_id = _text(_get(person, "personId"))
+    found = FACE_MARKER_RE.search(_text(_get(person, "remark")) or "")
+    stored_marker = found.group(0) if found else None
+    face_changed = bool(spec.face) and (
+        stored_marker != face_marker(spec.face) or not _stored_face_uri(person)
+    )
+    validity_changed = not (
+        _same_instant(_get(person, "beginTime"), spec.begin)
+        and _same_instant(_get(person, "endTime"), spec.end)
+    )
+    if face_changed:
+        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(spec.face)})
+    if face_changed or validity_changed:
+        marker = face_marker(spec.face) if face_changed else None
+        body = _validity_body(person_id, spec.person_code, spec.begin, spec.end, marker)
+        client.call(PERSON_UPDATE, body)
+    return face_changed or validity_changed
+
+
+def _ensure_one(client, spec, org_code):
+    key = spec.person_code
+    body = _add_body(spec, org_code)
+    try:
+        person_id, outcome = _create(client, body)
+        if outcome == "created":
+            return ItemResult(key, True, person_id, "created")
+        person = _lookup(client, spec.person_code)
+        if person is None and outcome == "unknown":
+            # The ambiguous add did not land: sending it again cannot make a duplicate.
+            person_id, outcome = _create(client, body)
+            if outcome == "created":
+                return ItemResult(key, True, person_id, "created")
+            person = _lookup(client, spec.person_code)
+        if person is None:
+            return ItemResult(
+                key, False, error="HikCentral did not confirm the new guest.", transient=True
+            )
+        person_id = _text(_get(person, "personId"))
+        changed = _align(client, spec, person)
+        if outcome == "unknown":
+            return ItemResult(key, True, person_id, "adopted")
+        return ItemResult(key, True, person_id, "updated" if changed else "unchanged")
+    except HikvisionError as exc:
+        log.warning("ensuring person %s failed: %s", key, type(exc).__name__)
+        return _failure(key, exc)
+
+
+def ensure_persons(client, specs, *, org_code="1", max_workers=10):
+    """Create or bring in line one HikCentral person per spec (one call per new person).
+
+    Actions: ``created`` (new), ``adopted`` (an ambiguous create had landed after all),
+    ``updated`` / ``unchanged`` (the person code already existed).
+    """
+    return _each(lambda spec: _ensure_one(client, spec, org_code), list(specs), max_workers)
+
+
+def update_validity(client, items, *, max_workers=10):
+    """Set each person's validity window; items are (person_id, person_code, begin, end)."""
+
+    def one(item):
+        person_id, person_code, begin, end = item
+        try:
+            client.call(PERSON_UPDATE, _validity_body(person_id, person_code, begin, end))
+        except HikvisionError as exc:
+            return _failure(person_id, exc, person_id)
+        return ItemResult(person_id, True, person_id, "updated")
+
+    return _each(one, list(items), max_workers)
+
+
+def set_face(client, person_id, face, *, person_code=None):
+    """Replace a person's face; with ``person_code`` also record the face marker."""
+    try:
+        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(face)})
+        if person_code:
+            body = {"personId": person_id, "personCode": person_code, "remark": face_marker(face)}
+            client.call(PERSON_UPDATE, body)
+    except HikvisionError as exc:
+        return _failure(person_id, exc, person_id)
+    return ItemResult(person_id, True, person_id, "face_set")
+
+
+def delete_persons(client, person_ids, *, max_workers=10):
+    """Delete persons; one HikCentral no longer knows counts as already gone."""
+
+    def one(person_id):
+        try:
+            client.call(PERSON_DELETE, {"personId": person_id})
+        except NotFoundError:
+            return ItemResult(person_id, True, person_id, "already_gone")
+        except HikvisionError as exc:
+            return _failure(person_id, exc, person_id)
+        return ItemResult(person_id, True, person_id, "deleted")
+
+    return _each(one, list(person_ids), max_workers)
+
+
+# --- access levels ---------------------------------------------------------------------------
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+def _chunks(values, size):
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _names_persons(exc, ids):
+    """Whether a refusal is about some persons (worth bisecting) rather than the whole call."""
+    detail = _detail(exc)
+    return "person" in detail or any(person_id in detail for person_id in ids)
+
+
+def _membership(client, path, group_id, ids, action, *, gone_is_ok):
+    """One call for ``ids``; on a refusal naming persons, bisect to find the failing ones."""
+    body = {"privilegeGroupId": group_id, "type": PERSON_TYPE, "list": [{"id": i} for i in ids]}
+    try:
+        client.call(path, body)
+    except (BadRequestError, NotFoundError) as exc:
+        if len(ids) == 1:
+            if gone_is_ok and isinstance(exc, NotFoundError):
+                return {ids[0]: ItemResult(ids[0], True, ids[0], action)}
+            return {ids[0]: _failure(ids[0], exc, ids[0])}
+        if not _names_persons(exc, ids):
+            return {i: _failure(i, exc, i) for i in ids}
+        half = len(ids) // 2
+        left = _membership(client, path, group_id, ids[:half], action, gone_is_ok=gone_is_ok)
+        right = _membership(client, path, group_id, ids[half:], action, gone_is_ok=gone_is_ok)
+        return {**left, **right}
+    except HikvisionError as exc:
+        return {i: _failure(i, exc, i) for i in ids}
+    return {i: ItemResult(i, True, i, action) for i in ids}
+
+
+def _change_membership(client, path, group_id, person_ids, action, gone_is_ok):
+    unique = _unique(person_ids)
+    results = {}
+    for chunk in _chunks(unique, MAX_PERSONS_PER_GRANT):
+        results.update(
+            _membership(client, path, str(group_id), chunk, action, gone_is_ok=gone_is_ok)
+        )
+    return [results[str(person_id)] for person_id in person_ids]
+
+
+def grant(client, access_level_hik_id, person_ids):
+    """Add persons to an access level in one call (chunked only above the per-call cap)."""
+    return _change_membership(
+        client, ADD_PERSONS, access_level_hik_id, person_ids, "granted", False
+    )
+
+
+def revoke(client, access_level_hik_id, person_ids):
+    """Remove persons from an access level in one call; unknown persons count as revoked."""
+    return _change_membership(
+        client, DELETE_PERSONS, access_level_hik_id, person_ids, "revoked", True
+    )
+
+
+def reapply(client, person_ids):
+    """Ask HikCentral to push these persons' access to the devices (one call per 500)."""
+    for chunk in _chunks(_unique(person_ids), MAX_PERSONS_PER_REAPPLY):
+        client.call(REAPPLY, {"personIds": ",".join(chunk), "ImmediateDownload": 0})
+
+
+# --- delivery to devices ---------------------------------------------------------------------
+
+
+def _as_list(value):
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, dict) else []
+
+
+def element_statuses(data):
+    """Every elementStatus in an elementDownloadDetail answer (key casing tolerated)."""
+    details = _get(_get(data, "ElementDetailList"), "ElementDetail")
+    statuses = []
+    for detail in _as_list(details):
+        for status in _as_list(_get(detail, "ElementStatus")):
+            statuses.append(_int(_get(status, "elementStatus")))
+    return statuses
+
+
+def summarize_delivery(statuses):
+    """``applied`` when all elements are 0, ``failed`` when any is 2 or 3, else ``pending``."""
+    if any(s in (2, 3) for s in statuses):
+        return "failed"
+    if statuses and all(s == 0 for s in statuses):
+        return "applied"
+    return "pending"
+
+
+def delivery_status(client, person_ids, *, max_workers=10):
+    """Per person: applied | pending | failed, or unknown when HikCentral cannot tell us.
+
+    ``unknown`` covers a HikCentral version without the call (code 8), a person it does not know
+    and a failed call; callers treat it like pending. A refused sign-in raises.
+    """
+    unsupported = False
+
+    def one(person_id):
+        nonlocal unsupported
+        if unsupported:
+            return "unknown"
+        try:
+            data = client.call(DELIVERY, {"id": str(person_id)})
+        except UnsupportedError:
+            unsupported = True
+            return "unknown"
+        except AuthenticationError:
+            raise
+        except HikvisionError as exc:
+            log.warning("delivery status of %s unknown: %s", person_id, type(exc).__name__)
+            return "unknown"
+        return summarize_delivery(element_statuses(data))
+
+    ids = _unique(person_ids)
+    return dict(zip(ids, _each(one, ids, max_workers), strict=True))
+
+
+# --- door events -----------------------------------------------------------------------------
+
+
+def event_windows(start, end, max_span=MAX_EVENT_WINDOW):
+    """Consecutive windows of at most ``max_span`` covering [start, end]."""
+    if start.utcoffset() is None or end.utcoffset() is None:
+        raise ValueError("door event windows need timezone-aware datetimes")
+    windows = []
+    while start < end:
+        stop = min(start + max_span, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
+
+
+DIRECTIONS = {1: "in", 0: "out"}
+
+
+def normalize_event(item, event_type=EVENT_FACE_GRANTED):
+    """A DoorEvent from one door/events item, or None (logged) when it cannot be used."""
+    event_id = _text(_get(item, "eventId"))
+    occurred_at = parse_time(_get(item, "eventTime", "happenTime"))
+    if event_id is None or occurred_at is None:
+        log.warning("door event skipped: missing event id or unreadable time")
+        return None
+    return DoorEvent(
+        event_id=event_id,
+        person_id=_text(_get(item, "personId")),
+        door_id=_text(_get(item, "doorIndexCode", "srcIndex")),
+        direction=DIRECTIONS.get(_int(_get(item, "inAndOutType")), "unknown"),
+        occurred_at=occurred_at,
+        event_type=_int(_get(item, "eventType")) or event_type,
+    )
+
+
+def door_events(client, start, end, *, event_type=EVENT_FACE_GRANTED, door_ids=None):
+    """Every door event of ``event_type`` in [start, end], 31-day windows, 500 per page."""
+    door_chunks = _chunks(_unique(door_ids), MAX_DOORS_PER_QUERY) if door_ids else [None]
+    seen = set()
+    for window_start, window_end in event_windows(start, end):
+        for doors in door_chunks:
+            body = {
+                "startTime": iso(window_start),
+                "endTime": iso(window_end),
+                "eventType": event_type,
+            }
+            if doors:
+                body["doorIndexCodes"] = doors
+            for item in _pages(client, DOOR_EVENTS, body):
+                event = normalize_event(item, event_type)
+                if event is not None and event.event_id not in seen:
+                    seen.add(event.event_id)
+                    yield event
+
+
+__all__ = [
+    "AccessLevelInfo",
+    "DoorEvent",
+    "DoorInfo",
+    "ItemResult",
+    "PersonSpec",
+    "delete_persons",
+    "delivery_status",
+    "door_events",
+    "ensure_persons",
+    "grant",
+    "list_access_levels",
+    "list_doors",
+    "reapply",
+    "revoke",
+    "set_face",
+    "update_validity",
+    "version",
+]
