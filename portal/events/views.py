@@ -1,5 +1,108 @@
-"""Views of the events blueprint."""
+"""Views of the events blueprint: organizers' events and their guest lists."""
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.auth.roles import role_required
+from portal.events.forms import EventForm
+from portal.extensions import db
+from portal.formatting import local_to_utc, utc_to_local
+from portal.models import AccessLevel, Event, Role, VisitState
+from portal.services import events as event_service
 
 bp = Blueprint("events", __name__)
+
+
+def load_event(event_id):
+    event = db.get_or_404(Event, event_id)
+    if not event_service.can_manage(current_user, event):
+        abort(404)
+    return event
+
+
+def event_form(event=None):
+    form = EventForm(obj=None)
+    form.access_level.choices = [(0, "Choose…")] + [
+        (level.id, level.name) for level in event_service.active_access_levels()
+    ]
+    if event is not None and request.method == "GET":
+        form.name.data, form.location.data = event.name, event.location
+        form.starts_at.data = utc_to_local(event.starts_at)
+        form.ends_at.data = utc_to_local(event.ends_at)
+        form.access_level.data = event.access_level_id
+    return form
+
+
+def form_fields(form):
+    return dict(
+        name=form.name.data,
+        location=form.location.data,
+        starts_at=local_to_utc(form.starts_at.data),
+        ends_at=local_to_utc(form.ends_at.data),
+        access_level=db.session.get(AccessLevel, form.access_level.data or 0),
+    )
+
+
+def show_errors(form, fields):
+    for name, message in fields.items():
+        getattr(form, name).errors = [*getattr(form, name).errors, message]
+
+
+@bp.get("/events")
+@role_required(Role.ORGANIZER)
+def index():
+    page = db.paginate(event_service.visible_events(current_user), per_page=25)
+    counts = event_service.guest_counts([event.id for event in page.items])
+    return render_template("events/index.html", page=page, counts=counts)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@role_required(Role.ORGANIZER)
+def new():
+    form = event_form()
+    if form.validate_on_submit():
+        try:
+            event = event_service.create_event(current_user, **form_fields(form))
+        except event_service.EventValidationError as error:
+            show_errors(form, error.fields)
+        else:
+            flash(f"Event “{event.name}” created. Upload its guest list next.", "success")
+            return redirect(url_for("events.show", event_id=event.id))
+    return render_template("events/form.html", form=form, event=None)
+
+
+@bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ORGANIZER)
+def edit(event_id):
+    event = load_event(event_id)
+    form = event_form(event)
+    if form.validate_on_submit():
+        try:
+            event_service.update_event(event, **form_fields(form))
+        except event_service.EventValidationError as error:
+            show_errors(form, error.fields)
+        else:
+            flash("Event saved.", "success")
+            return redirect(url_for("events.show", event_id=event.id))
+    return render_template("events/form.html", form=form, event=event)
+
+
+@bp.get("/events/<int:event_id>")
+@role_required(Role.ORGANIZER)
+def show(event_id):
+    event = load_event(event_id)
+    q = request.args.get("q", "").strip()
+    state = request.args.get("state") or None
+    if state not in {None, *VisitState}:
+        state = None
+    page = db.paginate(event_service.event_visits(event, q=q, state=state), per_page=50)
+    return render_template(
+        "events/show.html",
+        event=event,
+        page=page,
+        q=q,
+        state=state,
+        states=list(VisitState),
+        counts=event_service.guest_counts([event.id])[event.id],
+        imports=event_service.event_imports(event),
+    )

@@ -1,0 +1,140 @@
+"""Events: an organizer's occasion with a guest list, a window and an access level."""
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+
+from portal.extensions import db
+from portal.models import AccessLevel, Event, Guest, GuestImport, Role, Visit, utcnow
+
+
+class EventValidationError(Exception):
+    """The event's fields are wrong; ``fields`` maps a field name to a message."""
+
+    def __init__(self, fields):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def validate_event(*, name, starts_at, ends_at, access_level, is_new, now=None):
+    """Return {field: message} for everything wrong with an event's fields."""
+    now = now or utcnow()
+    errors = {}
+    if not (name or "").strip():
+        errors["name"] = "Give the event a name."
+    if starts_at is None:
+        errors["starts_at"] = "Give the start date and time."
+    if ends_at is None:
+        errors["ends_at"] = "Give the end date and time."
+    if starts_at and ends_at:
+        max_days = current_app.config["MAX_VISIT_DAYS"]
+        if ends_at <= starts_at:
+            errors["ends_at"] = "The end must be after the start."
+        elif ends_at - starts_at > timedelta(days=max_days):
+            errors["ends_at"] = f"An event can last at most {max_days} days."
+        if is_new and ends_at <= now:
+            errors["ends_at"] = "The event has already ended."
+    if access_level is None or not access_level.active:
+        errors["access_level"] = "Choose an access level from the list."
+    return errors
+
+
+def create_event(organizer, *, name, location, starts_at, ends_at, access_level):
+    """Create an event owned by ``organizer``; raises EventValidationError."""
+    errors = validate_event(
+        name=name, starts_at=starts_at, ends_at=ends_at, access_level=access_level, is_new=True
+    )
+    if errors:
+        raise EventValidationError(errors)
+    event = Event(
+        name=name.strip(),
+        location=(location or "").strip() or None,
+        organizer=organizer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        access_level=access_level,
+    )
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def update_event(event, *, name, location, starts_at, ends_at, access_level):
+    """Change an event's fields (guests keep their own windows); raises EventValidationError."""
+    errors = validate_event(
+        name=name, starts_at=starts_at, ends_at=ends_at, access_level=access_level, is_new=False
+    )
+    if errors:
+        raise EventValidationError(errors)
+    event.name = name.strip()
+    event.location = (location or "").strip() or None
+    event.starts_at, event.ends_at = starts_at, ends_at
+    event.access_level = access_level
+    db.session.commit()
+    return event
+
+
+def visible_events(user):
+    """Events the user may open: their own, or all for admins."""
+    query = select(Event).order_by(Event.starts_at.desc())
+    if not user.can(Role.ADMIN):
+        query = query.where(Event.organizer_id == user.id)
+    return query
+
+
+def can_manage(user, event):
+    """Only the organizer of an event, or an admin, may open and change it."""
+    return user.can(Role.ADMIN) or (user.can(Role.ORGANIZER) and event.organizer_id == user.id)
+
+
+def guest_counts(event_ids):
+    """{event_id: {state: count, "total": count}} for the given events."""
+    counts = {event_id: {"total": 0} for event_id in event_ids}
+    if not event_ids:
+        return counts
+    rows = db.session.execute(
+        select(Visit.event_id, Visit.state, func.count())
+        .where(Visit.event_id.in_(event_ids))
+        .group_by(Visit.event_id, Visit.state)
+    )
+    for event_id, state, count in rows:
+        counts[event_id][state] = count
+        counts[event_id]["total"] += count
+    return counts
+
+
+def event_visits(event, *, q=None, state=None):
+    """The query of an event's visits with their guests, filtered by name and state."""
+    query = (
+        select(Visit)
+        .join(Visit.guest)
+        .where(Visit.event_id == event.id)
+        .order_by(Guest.full_name, Visit.id)
+    )
+    if q:
+        pattern = f"%{q.strip()}%"
+        query = query.where(
+            or_(
+                Guest.full_name.ilike(pattern),
+                Guest.email.ilike(pattern),
+                Guest.company.ilike(pattern),
+            )
+        )
+    if state:
+        query = query.where(Visit.state == state)
+    return query
+
+
+def event_imports(event):
+    """The event's imports, newest first."""
+    return db.session.scalars(
+        select(GuestImport).where(GuestImport.event_id == event.id).order_by(GuestImport.id.desc())
+    ).all()
+
+
+def active_access_levels():
+    """Access levels a new event or visit may use."""
+    return db.session.scalars(
+        select(AccessLevel).where(AccessLevel.active.is_(True)).order_by(AccessLevel.name)
+    ).all()
