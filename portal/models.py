@@ -290,6 +290,9 @@ class JobRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What was enqueued ({"func", "args", "queue", "job_timeout"}), so a failed job can be retried
+    # after RQ's own copy has expired.
+    call: Mapped[dict | None] = mapped_column(JSON)
 
     created_by: Mapped[User | None] = relationship()
 

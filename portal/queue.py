@@ -1,0 +1,128 @@
+"""The Redis connection and ``enqueue``: every background job starts here (design §4 flow 7).
+
+Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``.
+Each enqueue first writes and commits a JobRecord, the durable history that job pages read,
+then puts the RQ job on a queue with ``job_id == record.rq_job_id``.
+
+Call ``enqueue`` only AFTER the transaction that wrote the job's subject has committed: it
+commits the session itself, and a job sent before the subject's commit can run before the rows
+exist (the fault design §6 names first).
+"""
+
+import logging
+import uuid
+
+import redis
+from flask import current_app
+from rq import Queue, Retry
+
+from portal.extensions import db
+from portal.models import JobRecord, User, utcnow
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("high", "default", "low")
+
+# Transient HikCentral failures (timeouts, 5xx, rate limiting) are retried with growing pauses.
+HIKCENTRAL_RETRY_INTERVALS = [10, 30, 60, 120, 300]
+
+# The retry policy a job gets when the caller passes none (only transient errors are retried:
+# jobs/__init__.py cancels the retries of a permanent failure).
+DEFAULT_RETRIES = {
+    "jobs.enroll.enroll_visit": len(HIKCENTRAL_RETRY_INTERVALS),
+    "jobs.enroll.update_validity": len(HIKCENTRAL_RETRY_INTERVALS),
+    "jobs.enroll.revoke_visit": len(HIKCENTRAL_RETRY_INTERVALS),
+    "jobs.enroll.reapply_visit": len(HIKCENTRAL_RETRY_INTERVALS),
+}
+
+QUEUE_DOWN_MESSAGE = "The job queue is not reachable; try again in a minute."
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis refused the job; the JobRecord is marked failed."""
+
+
+def redis_connection() -> redis.Redis:
+    """The app's Redis connection (one pool per process)."""
+    return current_app.extensions["redis"]
+
+
+def get_queue(name: str = "default") -> Queue:
+    """The RQ queue ``name`` on the app's Redis."""
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}; expected one of {', '.join(QUEUES)}")
+    return Queue(name, connection=redis_connection())
+
+
+def default_retry(func: str) -> Retry | None:
+    """The retry policy for ``func`` when its caller gives none."""
+    count = DEFAULT_RETRIES.get(func)
+    if not count:
+        return None
+    intervals = current_app.config.get("JOB_RETRY_INTERVALS", HIKCENTRAL_RETRY_INTERVALS)
+    return Retry(max=count, interval=list(intervals))
+
+
+def enqueue(
+    func: str,
+    *args,
+    kind: str,
+    subject_type: str | None = None,
+    subject_id: int | None = None,
+    created_by=None,
+    queue: str = "default",
+    retry: Retry | None = None,
+    job_timeout: int | None = None,
+) -> JobRecord:
+    """Write and commit a JobRecord, then enqueue ``func`` (dotted name) with ``args``.
+
+    ``args`` must be JSON-serialisable (ids, strings): they are kept on the record so that a
+    failed job can be retried. ``created_by`` is a User, a user id or None (system jobs).
+    Raises QueueUnavailable when Redis cannot take the job (the record is then marked failed).
+    """
+    rq_queue = get_queue(queue)
+    record = JobRecord(
+        rq_job_id=uuid.uuid4().hex,
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        created_by_id=created_by.id if isinstance(created_by, User) else created_by,
+        state="queued",
+        call={"func": func, "args": list(args), "queue": queue, "job_timeout": job_timeout},
+    )
+    db.session.add(record)
+    db.session.commit()
+    try:
+        rq_queue.enqueue(
+            func,
+            *args,
+            job_id=record.rq_job_id,
+            retry=retry if retry is not None else default_retry(func),
+            job_timeout=job_timeout,
+            description=f"{kind} {subject_type or ''} {subject_id or ''}".strip(),
+        )
+    except redis.exceptions.RedisError as exc:
+        log.error("could not enqueue %s (job record %s): %s", func, record.id, type(exc).__name__)
+        record.state = "failed"
+        record.error = QUEUE_DOWN_MESSAGE
+        record.ended_at = utcnow()
+        db.session.commit()
+        raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
+    return record
+
+
+def enqueue_again(record: JobRecord, *, created_by=None) -> JobRecord:
+    """Enqueue the same function and arguments as ``record`` as a new job (the retry action)."""
+    call = record.call or {}
+    if not call.get("func"):
+        raise ValueError(f"job {record.id} does not say what it ran; it cannot be retried")
+    return enqueue(
+        call["func"],
+        *call.get("args", []),
+        kind=record.kind,
+        subject_type=record.subject_type,
+        subject_id=record.subject_id,
+        created_by=created_by,
+        queue=call.get("queue") or "default",
+        job_timeout=call.get("job_timeout"),
+    )
