@@ -180,6 +180,8 @@ class Visit(db.Model):
     __table_args__ = (
         Index("ix_visits_state_ends_at", "state", "ends_at"),
         Index("ix_visits_host_starts_at", "host_id", "starts_at"),
+        # Re-uploading a guest sheet must not register the same person twice for one event.
+        UniqueConstraint("event_id", "guest_key", name="uq_visits_event_guest_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +192,8 @@ class Visit(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     purpose: Mapped[str | None] = mapped_column(String(500))
+    # Normalized identity of the guest within an event (name + email or phone), for dedupe.
+    guest_key: Mapped[str | None] = mapped_column(String(300))
     access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
     person_code: Mapped[str] = mapped_column(String(32), unique=True, default=new_person_code)
     hik_person_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -240,6 +244,10 @@ class GuestImport(db.Model):
     rows_invalid: Mapped[int] = mapped_column(default=0)
     # [{"row": n, "column": name, "message": text}]
     errors: Mapped[list] = mapped_column(JSON, default=list)
+    # The valid rows as validated (no photo bytes: photos stay in the uploaded archive).
+    valid_rows: Mapped[list] = mapped_column(JSON, default=list)
+    # The uploaded photo archive, kept under instance/ until enrollment is done.
+    photos_path: Mapped[str | None] = mapped_column(String(500))
     # validated | confirmed | enrolling | done
     state: Mapped[str] = mapped_column(String(20), default="validated")
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
