@@ -1,5 +1,117 @@
-"""Views of the auth blueprint."""
+"""Views of the auth blueprint: log in and out, the profile with its API token."""
 
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal import layout
+from portal.auth.forms import LoginForm, PasswordForm, TokenForm
+from portal.extensions import db, login_manager
+from portal.models import User
+from portal.services import accounts
 
 bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "Email or password is incorrect."
+
+
+@bp.record_once
+def _setup(state):
+    layout.register(state.app)
+    # The JSON API answers 401 instead of redirecting to the log-in page.
+    login_manager.blueprint_login_views["api"] = None
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    """The session's user; a disabled user is logged out on their next request."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.active else None
+
+
+def home_url():
+    return layout.nav_url("visits.index") or url_for("auth.profile")
+
+
+def safe_next(target):
+    """``target`` when it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")) or home_url())
+        form.password.errors.append(LOGIN_FAILED)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def render_profile(*, token=None, password_form=None, status=200):
+    response = render_template(
+        "auth/profile.html",
+        token=token,
+        token_form=TokenForm(),
+        password_form=password_form or PasswordForm(),
+    )
+    headers = {"Cache-Control": "no-store"} if token else {}
+    return response, status, headers
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return render_profile()
+
+
+@bp.post("/profile/token")
+@login_required
+def rotate_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("auth.profile"))
+    token = accounts.rotate_token(current_user)
+    flash("A new API token was created; the previous one no longer works.", "success")
+    return render_profile(token=token)
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except accounts.AccountError as error:
+            getattr(form, error.field or "new_password").errors.append(error.message)
+        else:
+            flash("Your password was changed.", "success")
+            return redirect(url_for("auth.profile"))
+    return render_profile(password_form=form, status=400)

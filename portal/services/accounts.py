@@ -1,0 +1,146 @@
+"""Business rules for user accounts: creation, roles, activation, passwords, API tokens."""
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from portal.extensions import db
+from portal.models import Role, User, hash_token
+
+MIN_PASSWORD_LENGTH = 10
+# Refused whatever their length (lower-cased comparison).
+COMMON_PASSWORDS = {
+    "password", "password1", "password123", "1234567890", "12345678901", "qwertyuiop",
+    "0123456789", "administrator", "letmein123", "iloveyou12", "changeme123",
+}  # fmt: skip
+ROLE_NAMES = ", ".join(role.value for role in Role)
+
+# Compared against when no user matches, so that an unknown email costs the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(Exception):
+    """A refused account change; ``field`` names the input at fault (or None)."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def normalize_email(email):
+    """Emails are compared and stored trimmed and lower-cased."""
+    return (email or "").strip().lower()
+
+
+def parse_role(value):
+    """The Role named by ``value``, or AccountError naming the valid roles."""
+    try:
+        return Role(str(value or "").strip().lower())
+    except ValueError:
+        raise AccountError(
+            f"Unknown role {value!r}: choose one of {ROLE_NAMES}.", field="role"
+        ) from None
+
+
+def password_problem(password, *, email=None):
+    """A sentence saying why ``password`` is too weak, or None when it is acceptable."""
+    if not password:
+        return "A password is required."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "The password is too easy to guess."
+    if email and password.lower() == normalize_email(email):
+        return "The password must not be the email address."
+    return None
+
+
+def find_user(email):
+    """The user with this email (case-insensitive), or None."""
+    email = normalize_email(email)
+    if not email:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def user_by_token(token):
+    """The active user whose API token this is, or None."""
+    if not token:
+        return None
+    user = db.session.scalar(select(User).where(User.api_token_hash == hash_token(token)))
+    return user if user is not None and user.active else None
+
+
+def authenticate(email, password):
+    """The active user with this email and password, or None (no hint which part was wrong)."""
+    user = find_user(email)
+    if user is None:
+        User(password_hash=_DUMMY_HASH).check_password(password or "")
+        return None
+    if not user.check_password(password or "") or not user.active:
+        return None
+    return user
+
+
+def create_user(*, email, name, role, password):
+    """Create and commit a user; AccountError for a bad email, role, name or password."""
+    email = normalize_email(email)
+    name = (name or "").strip()
+    if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise AccountError("Enter a valid email address.", field="email")
+    if not name:
+        raise AccountError("A name is required.", field="name")
+    if len(name) > 120:
+        raise AccountError("The name must have at most 120 characters.", field="name")
+    role = parse_role(role)
+    problem = password_problem(password, email=email)
+    if problem:
+        raise AccountError(problem, field="password")
+    if find_user(email) is not None:
+        raise AccountError(f"A user with the email {email} already exists.", field="email")
+    user = User(email=email, name=name, role=role.value, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def set_role(user, role, *, by=None):
+    """Change ``user``'s role and commit; an admin cannot demote themselves."""
+    role = parse_role(role)
+    if by is not None and by.id == user.id and role != Role(user.role):
+        raise AccountError("You cannot change your own role.", field="role")
+    user.role = role.value
+    db.session.commit()
+    return user
+
+
+def set_active(user, active, *, by=None):
+    """Enable or disable ``user`` and commit; an admin cannot disable themselves."""
+    if by is not None and by.id == user.id and not active:
+        raise AccountError("You cannot disable your own account.")
+    user.active = bool(active)
+    if not active:
+        # A disabled account's API token stops working at once.
+        user.api_token_hash = None
+    db.session.commit()
+    return user
+
+
+def rotate_token(user):
+    """Give ``user`` a new API token, commit, and return the plain token (shown once)."""
+    token = user.rotate_api_token()
+    db.session.commit()
+    return token
+
+
+def change_password(user, current, new):
+    """Replace ``user``'s password after checking the current one; commits."""
+    if not user.check_password(current or ""):
+        raise AccountError("The current password is incorrect.", field="current_password")
+    problem = password_problem(new, email=user.email)
+    if problem:
+        raise AccountError(problem, field="new_password")
+    user.set_password(new)
+    db.session.commit()
+    return user
