@@ -333,8 +333,11 @@ def _is_duplicate(exc):
 
 
 def _certainly_unsent(exc):
-    """A transient failure after which HikCentral surely did not carry out the request."""
-    return exc.transient and not exc.ambiguous
+    """A transient failure after which HikCentral surely did not carry out the request.
+
+    A rate-limit timeout already waited its full allowance; it is left to a later run.
+    """
+    return exc.transient and not exc.ambiguous and not isinstance(exc, RateLimitTimeout)
 
 
 def _create(client, body):
