@@ -1,0 +1,91 @@
+"""Copy HikCentral's access levels and doors into the portal (design §3, ``flask sync``)."""
+
+import logging
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.hikvision import operations
+from portal.models import AccessLevel, Door, utcnow
+
+log = logging.getLogger(__name__)
+
+# Words in a door's name that say what its reader means (lower-case, checked in order).
+ENTRY_WORDS = ("(in)", "entry", "entrance")
+EXIT_WORDS = ("(out)", "exit")
+
+
+def guess_direction(name):
+    """entry | exit | both, guessed from a door's name ("Lobby (in)", "Exit gate")."""
+    text = (name or "").lower()
+    if any(word in text for word in ENTRY_WORDS):
+        return "entry"
+    if any(word in text for word in EXIT_WORDS):
+        return "exit"
+    return "both"
+
+
+def sync_access_levels_and_doors(client):
+    """Upsert access levels and doors by hik_id, deactivate the ones gone; commit; counts."""
+    # Read both lists before writing anything: a failed read leaves the tables as they were.
+    levels = operations.list_access_levels(client)
+    doors = operations.list_doors(client)
+    now = utcnow()
+    counts = {
+        "access_levels": _upsert(AccessLevel, levels, now, _apply_level),
+        "doors": _upsert(Door, doors, now, _apply_door),
+    }
+    db.session.commit()
+    log.info("synced from HikCentral: %s", counts)
+    return counts
+
+
+def _upsert(model, infos, now, apply):
+    existing = {row.hik_id: row for row in db.session.scalars(select(model))}
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+    for info in infos:
+        row = existing.pop(info.hik_id, None)
+        if row is None:
+            row = model(hik_id=info.hik_id)
+            db.session.add(row)
+            apply(row, info, created=True)
+            counts["created"] += 1
+        elif apply(row, info, created=False) or not row.active:
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+        row.active = True
+        row.synced_at = now
+    for row in existing.values():
+        if row.active:
+            row.active = False
+            counts["deactivated"] += 1
+    counts["active"] = len(infos)
+    return counts
+
+
+def _apply_level(level, info, *, created):
+    changed = level.name != info.name or level.description != info.description
+    level.name = info.name
+    level.description = info.description
+    return changed
+
+
+def _apply_door(door, info, *, created):
+    # The direction is guessed once, or again when the name changes; it is kept otherwise, so
+    # a direction corrected in the database survives the next sync.
+    changed = door.name != info.name
+    if created or changed:
+        door.direction = guess_direction(info.name)
+    door.name = info.name
+    return changed
+
+
+def synced_counts():
+    """How many active access levels and doors the portal knows."""
+    return {
+        "access_levels": db.session.scalar(
+            select(func.count()).select_from(AccessLevel).where(AccessLevel.active)
+        ),
+        "doors": db.session.scalar(select(func.count()).select_from(Door).where(Door.active)),
+    }
