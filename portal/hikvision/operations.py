@@ -191,7 +191,7 @@ PHOTO_WORDS = ("face", "photo", "picture", "image", "pic")
 PHOTO_REASONS = (
     (("no face", "not detect", "no human", "face not found"), "no face could be found"),
     (("too small", "small", "resolution too low", "low resolution"), "it is too small"),
-    (("too large", "too big", "exceed", "size"), "it is too large"),
+    (("too large", "too big", "larger", "exceed", " kb", "size"), "it is too large"),
     (("format", "decode", "invalid", "not a jpeg", "base64"), "it is not a readable JPEG"),
     (("quality", "blur", "dark"), "its quality is too low"),
 )
@@ -210,6 +210,8 @@ def _bad_request_sentence(detail):
         return "HikCentral refused the visit's start or end time."
     if "org" in detail:
         return "HikCentral does not know the organization configured for guests."
+    if "not exist" in detail and "group" not in detail:
+        return "HikCentral does not know this guest (any more)."
     if "privilegegroup" in detail or "group" in detail:
         return "HikCentral does not know this access level."
     if "phone" in detail:
@@ -228,6 +230,10 @@ def describe(exc):
     if isinstance(exc, BadRequestError):
         return _bad_request_sentence(_detail(exc))
     if isinstance(exc, NotFoundError):
+        if "group" in _detail(exc):
+            return "HikCentral does not know this access level."
+        if "person" in _detail(exc):
+            return "HikCentral does not know this guest (any more)."
         return "HikCentral no longer knows this guest or access level."
     if isinstance(exc, AuthenticationError):
         return "Gatehouse could not sign in to HikCentral; an administrator must check the keys."
@@ -509,24 +515,48 @@ def _chunks(values, size):
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _names_persons(exc, ids):
-    """Whether a refusal is about some persons (worth bisecting) rather than the whole call."""
+def _about_persons(exc):
+    """Whether a refusal is about some persons (worth splitting) rather than the whole call."""
     detail = _detail(exc)
-    return "person" in detail or any(person_id in detail for person_id in ids)
+    return "person" in detail and "group" not in detail
+
+
+def _named(exc, ids):
+    """The ids of ``ids`` that the refusal's detail names."""
+    detail = _detail(exc)
+    return [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", detail)]
+
+
+def _person_gone(exc):
+    """The refusal says the person does not exist (nothing left to revoke)."""
+    detail = _detail(exc)
+    return (
+        isinstance(exc, BadRequestError | NotFoundError)
+        and "exist" in detail
+        and "group" not in detail
+        and ("person" in detail or isinstance(exc, NotFoundError))
+    )
 
 
 def _membership(client, path, group_id, ids, action, *, gone_is_ok):
-    """One call for ``ids``; on a refusal naming persons, bisect to find the failing ones."""
+    """One call for ``ids``; when it refuses some persons, retry without them or bisect."""
     body = {"privilegeGroupId": group_id, "type": PERSON_TYPE, "list": [{"id": i} for i in ids]}
     try:
         client.call(path, body)
     except (BadRequestError, NotFoundError) as exc:
-        if len(ids) == 1:
-            if gone_is_ok and isinstance(exc, NotFoundError):
-                return {ids[0]: ItemResult(ids[0], True, ids[0], action)}
-            return {ids[0]: _failure(ids[0], exc, ids[0])}
-        if not _names_persons(exc, ids):
+        if gone_is_ok and len(ids) == 1 and _person_gone(exc):
+            return {ids[0]: ItemResult(ids[0], True, ids[0], action)}
+        if len(ids) == 1 or not _about_persons(exc):
             return {i: _failure(i, exc, i) for i in ids}
+        named = _named(exc, ids)
+        if named and len(named) < len(ids):
+            rest = [i for i in ids if i not in named]
+            gone = gone_is_ok and _person_gone(exc)
+            done = {
+                i: ItemResult(i, True, i, action) if gone else _failure(i, exc, i) for i in named
+            }
+            done.update(_membership(client, path, group_id, rest, action, gone_is_ok=gone_is_ok))
+            return done
         half = len(ids) // 2
         left = _membership(client, path, group_id, ids[:half], action, gone_is_ok=gone_is_ok)
         right = _membership(client, path, group_id, ids[half:], action, gone_is_ok=gone_is_ok)

@@ -335,21 +335,43 @@ def test_grant_is_chunked_only_above_the_per_call_cap(client, mocked, monkeypatc
     assert [len(body_of(c)["list"]) for c in responses.calls] == [20, 20, 10]
 
 
-def test_a_grant_refusing_some_persons_is_bisected(client, mocked):
+def _refusing(*unknown, name_them=True):
     def callback(request):
         ids = [item["id"] for item in json.loads(request.body)["list"]]
-        if "13" in ids:
-            return 200, {}, json.dumps(bad("person 13 does not exist"))
+        found = [i for i in ids if i in unknown]
+        if found:
+            detail = f"person does not exist: {','.join(found)}" if name_them else "person error"
+            return 200, {}, json.dumps(bad(detail))
         return 200, {}, json.dumps(ok(""))
 
+    return callback
+
+
+def test_a_grant_naming_unknown_persons_is_repeated_without_them(client, mocked):
     mocked.add_callback(
-        responses.POST, f"{API}/acs/v1/privilege/group/single/addPersons", callback=callback
+        responses.POST,
+        f"{API}/acs/v1/privilege/group/single/addPersons",
+        callback=_refusing("13", "15"),
+    )
+    ids = [str(i) for i in range(10, 20)]
+    results = ops.grant(client, "3", ids)
+    assert [r.ok for r in results] == [i not in ("13", "15") for i in ids]
+    assert results[3].error == "HikCentral does not know this guest (any more)."
+    assert len(responses.calls) == 2
+    assert len(body_of(responses.calls[1])["list"]) == 8
+
+
+def test_a_grant_refusing_unnamed_persons_is_bisected(client, mocked):
+    mocked.add_callback(
+        responses.POST,
+        f"{API}/acs/v1/privilege/group/single/addPersons",
+        callback=_refusing("13", name_them=False),
     )
     ids = [str(i) for i in range(10, 18)]
     results = ops.grant(client, "3", ids)
     assert [r.ok for r in results] == [i != "13" for i in ids]
     assert results[3].error and not results[3].transient
-    assert len(responses.calls) < 2 * len(ids)
+    assert len(responses.calls) <= 7  # 1 + 2 per halving level
 
 
 def test_an_unknown_access_level_fails_every_person_in_one_call(client, mocked):
@@ -363,16 +385,32 @@ def test_an_unknown_access_level_fails_every_person_in_one_call(client, mocked):
 
 
 def test_revoke_uses_delete_persons_and_counts_gone_persons_as_revoked(client, mocked):
-    def callback(request):
-        ids = [item["id"] for item in json.loads(request.body)["list"]]
-        return 200, {}, json.dumps(missing("person 2 not exist") if "2" in ids else ok(""))
-
     mocked.add_callback(
-        responses.POST, f"{API}/acs/v1/privilege/group/single/deletePersons", callback=callback
+        responses.POST,
+        f"{API}/acs/v1/privilege/group/single/deletePersons",
+        callback=_refusing("2"),
     )
-    results = ops.revoke(client, "3", ["1", "2"])
-    assert [(r.ok, r.action) for r in results] == [(True, "revoked"), (True, "revoked")]
+    results = ops.revoke(client, "3", ["1", "2", "3"])
+    assert [(r.ok, r.action) for r in results] == [(True, "revoked")] * 3
     assert body_of(responses.calls[0])["type"] == 1
+    assert [len(body_of(c)["list"]) for c in responses.calls] == [3, 2]
+
+
+def test_revoke_of_one_unknown_person_counts_as_revoked(client, mocked):
+    mocked.post(f"{API}/acs/v1/privilege/group/single/deletePersons", json=missing())
+    [result] = ops.revoke(client, "3", ["9"])
+    assert (result.ok, result.action) == (True, "revoked")
+
+
+def test_revoke_from_an_unknown_access_level_fails(client, mocked):
+    mocked.post(
+        f"{API}/acs/v1/privilege/group/single/deletePersons",
+        json=missing("privilege group does not exist"),
+    )
+    [result] = ops.revoke(client, "99", ["9"])
+    assert (
+        not result.ok and result.error == "HikCentral no longer knows this guest or access level."
+    )
 
 
 def test_empty_batches_make_no_calls(client, mocked):
