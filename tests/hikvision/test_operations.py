@@ -408,9 +408,8 @@ def test_revoke_from_an_unknown_access_level_fails(client, mocked):
         json=missing("privilege group does not exist"),
     )
     [result] = ops.revoke(client, "99", ["9"])
-    assert (
-        not result.ok and result.error == "HikCentral no longer knows this guest or access level."
-    )
+    assert not result.ok
+    assert result.error == "HikCentral does not know this access level."
 
 
 def test_empty_batches_make_no_calls(client, mocked):
