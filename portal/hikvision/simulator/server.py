@@ -2,13 +2,23 @@
 
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from portal.hikvision.simulator.app import create_simulator
+from portal.hikvision.simulator.control import SimulatorControl
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log line per request (benchmarks make thousands)."""
+
+    def log_request(self, code="-", size="-"):
+        pass
 
 
 class SimulatorServer:
-    """A simulator listening on ``host:port`` (port 0 picks a free one) in a daemon thread."""
+    """A simulator listening on ``host:port`` (port 0 picks a free one) in a daemon thread.
+
+    ``options`` go to ``create_simulator`` (latency_ms, rate_limit, fault_rate, ...)."""
 
     def __init__(
         self,
@@ -16,19 +26,43 @@ class SimulatorServer:
         app_secret="simulator-secret-000",
         host="127.0.0.1",
         port=0,
+        quiet=True,
         **options,
     ):
         self.app_key = app_key
         self.app_secret = app_secret
         self.app = create_simulator(app_key=app_key, app_secret=app_secret, **options)
-        self._server = make_server(host, port, self.app, threaded=True)
+        handler = QuietRequestHandler if quiet else WSGIRequestHandler
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
+        # Threads serving slow calls must not keep the process alive.
+        self._server.daemon_threads = True
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def simulator(self):
+        """The in-process ``Simulator`` (state and knobs), for white-box checks."""
+        return self.app.extensions["simulator"]
+
+    def control(self):
+        """A ``SimulatorControl`` for this server."""
+        return SimulatorControl(self.url)
 
     def start(self):
         self._thread.start()
         return self
 
+    def serve_forever(self):
+        """Serve in the calling thread until interrupted (the ``sim`` command)."""
+        self._server.serve_forever()
+
     def stop(self):
         self._server.shutdown()
+        self._server.server_close()
         self._thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
