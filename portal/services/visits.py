@@ -1,0 +1,381 @@
+"""Visits: register, change, cancel and retry, with the rules that keep access on HikCentral
+equal to the planned window. Jobs are enqueued only after the transaction has committed."""
+
+import logging
+import re
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import case, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import contains_eager
+
+from portal import queue
+from portal.extensions import db
+from portal.models import (
+    ACCESS_STATES,
+    LIVE_STATES,
+    AccessLevel,
+    Guest,
+    JobRecord,
+    Role,
+    Visit,
+    VisitState,
+    VisitStateChange,
+    utcnow,
+)
+from portal.services.photos import PhotoError, normalize_photo
+
+log = logging.getLogger(__name__)
+
+# "Now" typed into a form is a few minutes old by the time it is submitted.
+START_GRACE = timedelta(minutes=5)
+# Host actions are interactive: they go ahead of bulk imports.
+QUEUE = "high"
+PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
+LIMITS = {"full_name": 200, "email": 254, "phone": 40, "company": 200, "purpose": 500}
+# States in which a visit can still change (a failed one can be fixed and retried).
+CHANGEABLE_STATES = LIVE_STATES | {VisitState.FAILED}
+
+
+class VisitValidationError(Exception):
+    """Input that cannot make a visit; ``fields`` maps field names to sentences."""
+
+    def __init__(self, fields, message=None):
+        self.fields = dict(fields)
+        self.message = message or "Please correct the highlighted fields."
+        super().__init__(self.message)
+
+
+class VisitStateError(Exception):
+    """An action the visit's current state does not allow; the message is for a host."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=None):
+    """Errors of a visit window by field; empty when the window is acceptable.
+
+    ``current_start`` is the start the visit already has: keeping it is allowed even
+    when it has passed (extending a visit that is under way).
+    """
+    errors = {}
+    if starts_at is None:
+        errors["starts_at"] = "Enter when the visit starts."
+    elif starts_at.tzinfo is None:
+        errors["starts_at"] = "The start needs a time zone."
+    if ends_at is None:
+        errors["ends_at"] = "Enter when the visit ends."
+    elif ends_at.tzinfo is None:
+        errors["ends_at"] = "The end needs a time zone."
+    if errors:
+        return errors
+    now = now or utcnow()
+    keeps_start = current_start is not None and starts_at == current_start
+    if not keeps_start and starts_at < now - START_GRACE:
+        errors["starts_at"] = "The start is in the past: choose a time from now on."
+    if ends_at <= starts_at:
+        errors["ends_at"] = "The end must be after the start."
+    elif ends_at - starts_at > timedelta(days=max_days):
+        errors["ends_at"] = f"A visit can last at most {max_days} days."
+    elif ends_at <= now:
+        errors["ends_at"] = "The end is in the past: choose a later time."
+    return errors
+
+
+def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=None):
+    """Errors of the guest's details by field, and the cleaned values."""
+    values = {
+        "full_name": _clean(full_name),
+        "email": _clean(email),
+        "phone": _clean(phone),
+        "company": _clean(company),
+        "purpose": _clean(purpose),
+    }
+    errors = {}
+    if not values["full_name"]:
+        errors["full_name"] = "Enter the guest's full name."
+    for name, limit in LIMITS.items():
+        if values[name] and len(values[name]) > limit:
+            errors[name] = f"At most {limit} characters."
+    if values["email"] and "email" not in errors:
+        try:
+            values["email"] = validate_email(values["email"], check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["email"] = "Enter an email address like name@example.com."
+    if values["phone"] and "phone" not in errors and not _valid_phone(values["phone"]):
+        errors["phone"] = "Enter a phone number with digits only, like +7 495 123-45-67."
+    return errors, values
+
+
+def _clean(value):
+    if value is None:
+        return None
+    value = " ".join(str(value).split())  # also drops control characters such as newlines
+    return value or None
+
+
+def _valid_phone(phone):
+    digits = sum(ch.isdigit() for ch in phone)
+    return bool(PHONE.match(phone)) and 5 <= digits <= 20
+
+
+def resolve_access_level(access_level):
+    """The active AccessLevel given as an instance or an id, else None."""
+    if isinstance(access_level, AccessLevel):
+        level = access_level
+    else:
+        try:
+            level_id = int(access_level)
+        except (TypeError, ValueError):
+            return None
+        level = db.session.get(AccessLevel, level_id)
+    return level if level is not None and level.active else None
+
+
+def register_visit(
+    host,
+    *,
+    full_name,
+    email=None,
+    phone=None,
+    company=None,
+    starts_at,
+    ends_at,
+    purpose=None,
+    access_level,
+    photo=None,
+):
+    """Validate, write Guest + Visit(pending) + history in one transaction, then enqueue."""
+    errors, values = validate_guest(
+        full_name=full_name, email=email, phone=phone, company=company, purpose=purpose
+    )
+    errors.update(validate_window(starts_at, ends_at, max_days=_max_days()))
+    level = resolve_access_level(access_level)
+    if level is None:
+        errors["access_level"] = "Choose an access level from the list."
+    normalized = None
+    if photo:
+        try:
+            normalized = normalize_photo(photo)
+        except PhotoError as exc:
+            errors["photo"] = exc.message
+    if errors:
+        raise VisitValidationError(errors)
+
+    guest = Guest(
+        full_name=values["full_name"],
+        email=values["email"],
+        phone=values["phone"],
+        company=values["company"],
+        photo=normalized.jpeg if normalized else None,
+        photo_sha256=normalized.sha256 if normalized else None,
+    )
+    visit = Visit(
+        guest=guest,
+        host=host,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        purpose=values["purpose"],
+        access_level=level,
+    )
+    set_state(visit, VisitState.PENDING, "Registered.", by=host)
+    db.session.add(visit)
+    db.session.commit()
+    _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
+    return visit
+
+
+def set_state(visit, state, reason=None, by=None):
+    """Move the visit to ``state`` and record it in its history (the caller commits)."""
+    visit.state = VisitState(state).value
+    visit.state_reason = reason
+    visit.history.append(
+        VisitStateChange(state=visit.state, reason=reason, by_user_id=by.id if by else None)
+    )
+
+
+def change_window(visit, starts_at, ends_at, *, by):
+    """Extend or shorten a visit; HikCentral follows through a job when access exists."""
+    _require_changeable(visit, "its time can no longer change")
+    errors = validate_window(
+        starts_at, ends_at, max_days=_max_days(), current_start=visit.starts_at
+    )
+    if errors:
+        raise VisitValidationError(errors)
+    visit.starts_at, visit.ends_at = starts_at, ends_at
+    visit.history.append(
+        VisitStateChange(
+            state=visit.state,
+            reason=f"Time changed to {_window_text(starts_at, ends_at)}.",
+            by_user_id=by.id,
+        )
+    )
+    db.session.commit()
+    # An enrolling visit may already hold the old window on HikCentral: correct it after.
+    if visit.state in ACCESS_STATES or visit.state == VisitState.ENROLLING:
+        return _enqueue(visit, "jobs.enroll.update_validity", "update_validity", by=by)
+    return None
+
+
+def cancel_visit(visit, *, by):
+    """Cancel a visit; access that exists (or may exist) is revoked by a job."""
+    _require_changeable(visit, "it cannot be cancelled")
+    had_access = visit.hik_person_id is not None or visit.state == VisitState.ENROLLING
+    set_state(visit, VisitState.CANCELLED, f"Cancelled by {by.name}.", by=by)
+    db.session.commit()
+    if had_access:
+        return _enqueue(visit, "jobs.enroll.revoke_visit", "revoke_visit", by=by)
+    return None
+
+
+def retry_enrollment(visit, *, by, photo=None):
+    """Enroll a failed (or never queued) visit again, optionally with a new photo."""
+    if not needs_retry(visit):
+        raise VisitStateError("Only a failed visit, or one waiting without a job, can be retried.")
+    if photo:
+        try:
+            normalized = normalize_photo(photo)
+        except PhotoError as exc:
+            raise VisitValidationError({"photo": exc.message}) from exc
+        visit.guest.photo = normalized.jpeg
+        visit.guest.photo_sha256 = normalized.sha256
+    if visit.state == VisitState.FAILED:
+        set_state(visit, VisitState.PENDING, "Retry requested.", by=by)
+    db.session.commit()
+    return _enqueue(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
+
+
+def reapply(visit, *, by):
+    """Ask HikCentral again to deliver an enrolled visit's access to the devices."""
+    if visit.state not in ACCESS_STATES or not visit.hik_person_id:
+        raise VisitStateError("Only a visit with access on the doors can be delivered again.")
+    return _enqueue(visit, "jobs.enroll.reapply_visit", "reapply_visit", by=by)
+
+
+def needs_retry(visit):
+    """A failed visit, or a pending one whose enrollment job never got queued or failed."""
+    if visit.state == VisitState.FAILED:
+        return True
+    if visit.state != VisitState.PENDING:
+        return False
+    job = latest_job(visit)
+    return job is None or job.state == "failed"
+
+
+def visible_visits(user):
+    """A select of the visits ``user`` may see: all for security/admin, else their own."""
+    query = select(Visit)
+    if not user.sees_all_visits:
+        query = query.where(Visit.host_id == user.id)
+    return query
+
+
+def search_visits(user, *, q=None, state=None, day_start, day_end):
+    """Visible visits, filtered, ordered today first, then upcoming, then past (newest first)."""
+    query = visible_visits(user).join(Visit.guest).options(contains_eager(Visit.guest))
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Guest.full_name.ilike(pattern, escape="\\"))
+    if state:
+        query = query.where(Visit.state == state)
+    group = case((Visit.ends_at <= day_start, 2), (Visit.starts_at >= day_end, 1), else_=0)
+    past_start = case((group == 2, Visit.starts_at), else_=None)
+    return query.order_by(group, past_start.desc(), Visit.starts_at, Visit.id)
+
+
+def group_by_day(visits, day_start, day_end):
+    """[(group, visits)] in order, group 0 today, 1 upcoming, 2 past (as search_visits sorts)."""
+    groups = []
+    for visit in visits:
+        key = 2 if visit.ends_at <= day_start else 1 if visit.starts_at >= day_end else 0
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        groups[-1][1].append(visit)
+    return groups
+
+
+def active_access_levels():
+    """Access levels a visit may use, by name."""
+    return db.session.scalars(
+        select(AccessLevel).where(AccessLevel.active.is_(True)).order_by(AccessLevel.name)
+    ).all()
+
+
+def default_access_level(levels, wanted):
+    """The level named by DEFAULT_ACCESS_LEVEL (HikCentral id or name), else None."""
+    if not wanted:
+        return None
+    wanted = wanted.strip()
+    for level in levels:
+        if level.hik_id == wanted:
+            return level
+    for level in levels:
+        if level.name.casefold() == wanted.casefold():
+            return level
+    return None
+
+
+def can_view(user, visit):
+    """Hosts see their own visits; security and admin see all."""
+    return user.sees_all_visits or visit.host_id == user.id
+
+
+def can_change(user, visit):
+    """Only the visit's host or an admin may change it."""
+    return visit.host_id == user.id or user.can(Role.ADMIN)
+
+
+def latest_job(visit):
+    """The most recent job about this visit, or None."""
+    return db.session.scalars(
+        select(JobRecord)
+        .where(JobRecord.subject_type == "visit", JobRecord.subject_id == visit.id)
+        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _require_changeable(visit, consequence):
+    if visit.state not in CHANGEABLE_STATES:
+        state = VisitState(visit.state).value.replace("_", " ")
+        raise VisitStateError(f"This visit is {state}: {consequence}.")
+
+
+def _enqueue(visit, func, kind, *, by):
+    return queue.enqueue(
+        func,
+        visit.id,
+        kind=kind,
+        subject_type="visit",
+        subject_id=visit.id,
+        created_by=by,
+        queue=QUEUE,
+    )
+
+
+def _enqueue_quietly(visit, func, kind, *, by):
+    """Enqueue after a commit; on failure the visit stays pending and its page offers a retry."""
+    try:
+        return _enqueue(visit, func, kind, by=by)
+    except queue.QueueUnavailable:
+        log.warning("could not enqueue %s for visit %s; it stays pending", kind, visit.id)
+    except (RedisError, SQLAlchemyError):
+        db.session.rollback()
+        log.exception("could not enqueue %s for visit %s; it stays pending", kind, visit.id)
+    return None
+
+
+def _max_days():
+    return current_app.config["MAX_VISIT_DAYS"]
+
+
+def _window_text(starts_at, ends_at):
+    zone = current_app.config["TIMEZONE"]
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    end_fmt = "%H:%M" if start.date() == end.date() else "%d %b %Y %H:%M"
+    return f"{start:%d %b %Y %H:%M} – {end.strftime(end_fmt)}"
