@@ -198,7 +198,9 @@ PHOTO_REASONS = (
 
 
 def _detail(exc):
-    return (getattr(exc, "detail", None) or getattr(exc, "message", "") or "").lower()
+    # The whole message too: a detail cut at nested brackets ("faces[0]...") says too little.
+    parts = (getattr(exc, "detail", None), getattr(exc, "message", None))
+    return " ".join(p for p in parts if isinstance(p, str)).lower()
 
 
 def _bad_request_sentence(detail):
