@@ -125,7 +125,7 @@ def decode_face(face_data, field="faceData"):
             image_format, (width, height) = image.format, image.size
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise bad(f"{field} is not a readable JPEG picture") from None
+        raise bad(f"{field} is not a JPEG picture (it cannot be decoded)") from None
     if image_format != "JPEG":
         raise bad(f"{field} is not a JPEG picture")
     if min(width, height) < FACE_MIN_SIDE:
