@@ -65,6 +65,14 @@ def from_environment():
         "HIKCENTRAL_TIMEOUT": _float("HIKCENTRAL_TIMEOUT", 10.0),
         "HIKCENTRAL_ORG_CODE": _str("HIKCENTRAL_ORG_CODE", "1"),
         "PASSAGE_POLL_SECONDS": _int("PASSAGE_POLL_SECONDS", 30),
+        # After enrolling, ask HikCentral this many times, this far apart, whether the devices
+        # received the person (bounded: the job does not wait forever).
+        "DELIVERY_POLL_ATTEMPTS": _int("DELIVERY_POLL_ATTEMPTS", 5),
+        "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 2.0),
+        # Seconds between the retries of a job that met a transient HikCentral failure.
+        "JOB_RETRY_INTERVALS": [
+            int(s) for s in _str("JOB_RETRY_INTERVALS", "10,30,60,120,300").split(",")
+        ],
         "GATEHOUSE_TIMEZONE": _str("GATEHOUSE_TIMEZONE", "UTC"),
         "MAX_VISIT_DAYS": _int("MAX_VISIT_DAYS", 14),
         # Default access level for new visits: a HikCentral privilegeGroupId or a name.
@@ -72,6 +80,9 @@ def from_environment():
         # Uploads above this are refused before they are read (photos, sheets, ZIPs).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
         "PORT": _int("PORT", 5000),
+        # /metrics without log-in (for a Prometheus server; restrict it on the network then).
+        # When false, /metrics needs an admin session.
+        "METRICS_PUBLIC": _bool("METRICS_PUBLIC", False),
         "GATEHOUSE_ADMIN_EMAIL": _str("GATEHOUSE_ADMIN_EMAIL", "admin@gatehouse.local"),
         "GATEHOUSE_ADMIN_PASSWORD": _str("GATEHOUSE_ADMIN_PASSWORD"),
         "WTF_CSRF_TIME_LIMIT": None,

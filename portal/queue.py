@@ -26,13 +26,14 @@ QUEUES = ("high", "default", "low")
 # Transient HikCentral failures (timeouts, 5xx, rate limiting) are retried with growing pauses.
 HIKCENTRAL_RETRY_INTERVALS = [10, 30, 60, 120, 300]
 
-# The retry policy a job gets when the caller passes none (only transient errors are retried:
-# jobs/__init__.py cancels the retries of a permanent failure).
-DEFAULT_RETRIES = {
-    "jobs.enroll.enroll_visit": len(HIKCENTRAL_RETRY_INTERVALS),
-    "jobs.enroll.update_validity": len(HIKCENTRAL_RETRY_INTERVALS),
-    "jobs.enroll.revoke_visit": len(HIKCENTRAL_RETRY_INTERVALS),
-    "jobs.enroll.reapply_visit": len(HIKCENTRAL_RETRY_INTERVALS),
+# Jobs that get the retry policy when the caller passes none: one retry per configured interval
+# (JOB_RETRY_INTERVALS). Only transient errors are retried: jobs/__init__.py cancels the retries
+# of a permanent failure.
+RETRIED_BY_DEFAULT = {
+    "jobs.enroll.enroll_visit",
+    "jobs.enroll.update_validity",
+    "jobs.enroll.revoke_visit",
+    "jobs.enroll.reapply_visit",
 }
 
 QUEUE_DOWN_MESSAGE = "The job queue is not reachable; try again in a minute."
@@ -56,11 +57,10 @@ def get_queue(name: str = "default") -> Queue:
 
 def default_retry(func: str) -> Retry | None:
     """The retry policy for ``func`` when its caller gives none."""
-    count = DEFAULT_RETRIES.get(func)
-    if not count:
+    if func not in RETRIED_BY_DEFAULT:
         return None
-    intervals = current_app.config.get("JOB_RETRY_INTERVALS", HIKCENTRAL_RETRY_INTERVALS)
-    return Retry(max=count, interval=list(intervals))
+    intervals = current_app.config.get("JOB_RETRY_INTERVALS") or HIKCENTRAL_RETRY_INTERVALS
+    return Retry(max=len(intervals), interval=list(intervals))
 
 
 def enqueue(

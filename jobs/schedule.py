@@ -1,0 +1,99 @@
+"""The periodic jobs and rq-scheduler: every rq-scheduler call of the project lives here.
+
+Registration is idempotent: each periodic job has a fixed id; an unchanged one is left alone, a
+changed one (function, interval or queue) is replaced. A lost run is harmless, the next one
+catches up (the sweeps work from database state).
+"""
+
+import logging
+from dataclasses import dataclass
+
+from rq.exceptions import DeserializationError, NoSuchJobError
+from rq_scheduler import Scheduler
+
+from portal.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# The scheduler never sleeps longer than this between two looks at its schedule.
+MAX_SCHEDULER_INTERVAL = 60
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    func: str
+    interval: int  # seconds
+    queue: str = "default"
+    timeout: int | None = None
+
+
+def periodic_jobs(config):
+    """The periodic jobs this configuration runs."""
+    return [
+        PeriodicJob("gatehouse:expire_visits", "jobs.access.expire_visits", 60, "default", 300),
+        # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
+        # PeriodicJob("gatehouse:monitor_passages", "jobs.passages.monitor_passages",
+        #             config["PASSAGE_POLL_SECONDS"], "high"),
+    ]
+
+
+def scheduler_interval(config):
+    """How often the scheduler looks: no longer than the shortest period it serves."""
+    periods = [p.interval for p in periodic_jobs(config)] + [config["PASSAGE_POLL_SECONDS"]]
+    return max(1, min([MAX_SCHEDULER_INTERVAL, *periods]))
+
+
+def make_scheduler(connection, config):
+    """An rq-scheduler Scheduler on ``connection`` with the interval ``config`` asks for."""
+    return Scheduler(connection=connection, interval=scheduler_interval(config))
+
+
+def _unchanged(scheduler, periodic):
+    if periodic.id not in scheduler:
+        return False
+    try:
+        job = scheduler.job_class.fetch(periodic.id, connection=scheduler.connection)
+    except (NoSuchJobError, DeserializationError):
+        log.info("periodic job %s could not be loaded; registering it again", periodic.id)
+        return False
+    return (
+        job.func_name == periodic.func
+        and job.meta.get("interval") == periodic.interval
+        and job.origin == periodic.queue
+    )
+
+
+def register_periodic_jobs(scheduler, config):
+    """Register every periodic job once; returns {job id: "kept" | "registered"}."""
+    outcome = {}
+    wanted = {p.id for p in periodic_jobs(config)}
+    for job in scheduler.get_jobs():
+        if job.id.startswith("gatehouse:") and job.id not in wanted:
+            scheduler.cancel(job)  # a periodic job this version no longer runs
+    for periodic in periodic_jobs(config):
+        if _unchanged(scheduler, periodic):
+            outcome[periodic.id] = "kept"
+            continue
+        scheduler.cancel(periodic.id)
+        scheduler.schedule(
+            scheduled_time=utcnow(),
+            func=periodic.func,
+            interval=periodic.interval,
+            repeat=None,
+            id=periodic.id,
+            queue_name=periodic.queue,
+            timeout=periodic.timeout,
+            result_ttl=periodic.interval * 10,
+            description=f"every {periodic.interval} s: {periodic.func}",
+        )
+        outcome[periodic.id] = "registered"
+    return outcome
+
+
+def run_scheduler(connection, config, *, burst=False):
+    """Register the periodic jobs, then run rq-scheduler until stopped."""
+    scheduler = make_scheduler(connection, config)
+    for job_id, outcome in register_periodic_jobs(scheduler, config).items():
+        log.info("periodic job %s %s", job_id, outcome)
+    scheduler.run(burst=burst)

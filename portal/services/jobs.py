@@ -1,0 +1,105 @@
+"""Job history: what job pages and the API show, who may see and retry a job."""
+
+from flask import url_for
+from sqlalchemy import select
+
+from portal.models import JobRecord, Role
+from portal.queue import enqueue_again
+
+JOB_STATES = ("queued", "started", "finished", "failed")
+
+# Where a job's subject lives on the site (design §5 pages).
+SUBJECT_URLS = {"visit": "/visits/{id}", "import": "/imports/{id}", "event": "/events/{id}"}
+
+
+class JobFailure(Exception):
+    """A permanent failure of a job; the message is one sentence for the person who started it.
+
+    Jobs raise it (after recording what they could) to stop without retries; ``result`` is kept
+    on the JobRecord next to the message.
+    """
+
+    transient = False
+
+    def __init__(self, message, *, result=None):
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def subject_url(record):
+    """The page of the job's subject (a visit, an import...), or None."""
+    pattern = SUBJECT_URLS.get(record.subject_type or "")
+    if pattern is None or record.subject_id is None:
+        return None
+    return pattern.format(id=record.subject_id)
+
+
+def job_to_dict(record):
+    """The JSON form of a job, shared by /jobs/<id>.json and /api/v1/jobs/<id>."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "state": record.state,
+        "progress": {
+            "done": record.progress_done,
+            "failed": record.progress_failed,
+            "total": record.progress_total,
+        },
+        "result": record.result,
+        "error": record.error,
+        "url": url_for("jobs_ui.detail", job_id=record.id),
+        "subject": {
+            "type": record.subject_type,
+            "id": record.subject_id,
+            "url": subject_url(record),
+        }
+        if record.subject_type
+        else None,
+        "created_at": _iso(record.created_at),
+        "started_at": _iso(record.started_at),
+        "ended_at": _iso(record.ended_at),
+    }
+
+
+def sees_all_jobs(user):
+    return user.can(Role.SECURITY)
+
+
+def visible_jobs(user, state=None):
+    """Jobs ``user`` may see, newest first: all for security/admin, else those they started."""
+    query = select(JobRecord).order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
+    if not sees_all_jobs(user):
+        query = query.where(JobRecord.created_by_id == user.id)
+    if state:
+        query = query.where(JobRecord.state == state)
+    return query
+
+
+def can_view(user, record):
+    return sees_all_jobs(user) or record.created_by_id == user.id
+
+
+def can_retry(user, record):
+    """Failed jobs may be retried by whoever started them, and by admins."""
+    if record.state != "failed" or not (record.call or {}).get("func"):
+        return False
+    return user.can(Role.ADMIN) or record.created_by_id == user.id
+
+
+def retry_job(record, *, by):
+    """Enqueue the failed job's function and arguments again as a new job."""
+    if not can_retry(by, record):
+        raise PermissionError("this job cannot be retried by this user")
+    return enqueue_again(record, created_by=by)
+
+
+def duration_seconds(record, now):
+    """How long the job ran (or has been running), in seconds; None before it started."""
+    if record.started_at is None:
+        return None
+    return max(0.0, ((record.ended_at or now) - record.started_at).total_seconds())

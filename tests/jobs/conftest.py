@@ -1,0 +1,58 @@
+"""Fixtures for job tests: a real RQ SimpleWorker in burst mode, a HikCentral client that does
+not wait between its own retries, and an access level that exists on the simulator."""
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from portal.hikvision import operations
+from portal.hikvision.client import HikCentralClient
+from portal.queue import QUEUES
+from tests.fixtures.factories import make_access_level
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {
+        **app_config,
+        "DELIVERY_POLL_ATTEMPTS": 1,
+        "DELIVERY_POLL_SECONDS": 0.0,
+    }
+
+
+def run_worker(connection, queues=QUEUES, with_scheduler=False):
+    """Run every queued job in this process, as a burst SimpleWorker does; returns the worker."""
+    worker = SimpleWorker(
+        [Queue(name, connection=connection) for name in queues], connection=connection
+    )
+    worker.work(burst=True, with_scheduler=with_scheduler)
+    return worker
+
+
+@pytest.fixture
+def work(redis_conn):
+    return lambda **kw: run_worker(redis_conn, **kw)
+
+
+@pytest.fixture
+def level(app, sim):
+    """The simulator's seed access level "1", synced."""
+    return make_access_level(name="Visitors – Lobby", hik_id="1")
+
+
+@pytest.fixture
+def impatient_client(app, monkeypatch):
+    """A client that gives up on the first failure, so transient errors reach the job at once."""
+    config = app.config
+    client = HikCentralClient(
+        config["HIKCENTRAL_URL"],
+        config["HIKCENTRAL_APP_KEY"],
+        config["HIKCENTRAL_APP_SECRET"],
+        verify_tls=False,
+        timeout=2.0,
+        max_retries=0,
+        sleep=lambda seconds: None,
+    )
+    app.extensions["hikcentral"] = client
+    monkeypatch.setattr(operations, "_sleep", lambda seconds: None)
+    yield client
+    client.close()

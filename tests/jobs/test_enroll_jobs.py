@@ -1,0 +1,233 @@
+"""Enrollment through the real queue: RQ SimpleWorker in burst mode against the simulator."""
+
+from datetime import datetime, timedelta
+
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+
+from portal.hikvision.operations import DELIVERY
+from portal.models import JobRecord, Visit
+from portal.queue import enqueue
+from portal.services import enrollment
+from tests.fixtures.factories import face_jpeg, make_access_level, make_guest, make_visit
+
+
+def enqueue_enroll(visit, user=None):
+    return enqueue(
+        "jobs.enroll.enroll_visit",
+        visit.id,
+        kind="enroll_visit",
+        subject_type="visit",
+        subject_id=visit.id,
+        created_by=user,
+        queue="high",
+    )
+
+
+def reload(db, model, id_):
+    db.session.expire_all()
+    return db.session.get(model, id_)
+
+
+def hik_calls(sim):
+    """HikCentral calls the simulator answered, without the delivery polls."""
+    return {p: n for p, n in sim.stats()["calls"].items() if p != DELIVERY}
+
+
+def test_enroll_happy_path(app, db, sim, work, host_user, level):
+    visit = make_visit(host_user, level, guest=make_guest("Ada King Lovelace"))
+    record = enqueue_enroll(visit, host_user)
+
+    work()
+
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "enrolled"
+    assert visit.state_reason is None
+    assert visit.hik_person_id
+    assert [h.state for h in visit.history] == ["enrolling", "enrolled"]
+    person = sim.person(visit.person_code)
+    assert person["person_id"] == visit.hik_person_id
+    assert set(person["name"].split()) == {"Ada", "King", "Lovelace"}
+    assert person["has_face"] is True
+    assert person["access_levels"] == ["1"]
+    # Validity is exactly the visit window (compared as instants).
+    assert datetime.fromisoformat(person["begin_time"]) == visit.starts_at.replace(microsecond=0)
+    assert datetime.fromisoformat(person["end_time"]) == visit.ends_at.replace(microsecond=0)
+    # One call each: add the person, grant the level, re-apply.
+    calls = hik_calls(sim)
+    assert sum(calls.values()) <= 3, calls
+
+    record = reload(db, JobRecord, record.id)
+    assert record.state == "finished"
+    assert record.started_at and record.ended_at and record.ended_at >= record.started_at
+    assert record.result["outcome"] == "enrolled"
+    assert record.result["person"] == "created"
+    assert record.error is None
+
+
+def test_the_job_sees_the_committed_visit(app, db, sim, work, host_user, level):
+    # The record exists before the job does, and the worker's own session finds the visit.
+    visit = make_visit(host_user, level)
+    record = enqueue_enroll(visit)
+    assert reload(db, JobRecord, record.id).state == "queued"
+    assert Job.fetch(record.rq_job_id, connection=app.extensions["redis"]).args == (visit.id,)
+    work()
+    assert reload(db, Visit, visit.id).state == "enrolled"
+
+
+def test_running_twice_enrolls_once(app, db, sim, work, host_user, level):
+    visit = make_visit(host_user, level)
+    enqueue_enroll(visit)
+    work()
+    person_id = reload(db, Visit, visit.id).hik_person_id
+
+    # A second job for an enrolled visit is a no-op...
+    second = enqueue_enroll(visit)
+    work()
+    assert reload(db, JobRecord, second.id).result["outcome"] == "unchanged"
+    # ...and one for a visit sent back to pending adopts the existing person by its code.
+    visit = reload(db, Visit, visit.id)
+    visit.state = "pending"
+    db.session.commit()
+    enqueue_enroll(visit)
+    work()
+
+    persons = [p for p in sim.state()["persons"] if p["person_code"] == visit.person_code]
+    assert len(persons) == 1
+    assert reload(db, Visit, visit.id).hik_person_id == person_id
+    assert sim.stats()["calls"].get("/artemis/api/resource/v1/person/single/add") == 2
+
+
+def test_cancelled_visit_is_skipped(app, db, sim, work, host_user, level):
+    visit = make_visit(host_user, level, state="cancelled")
+    record = enqueue_enroll(visit)
+    work()
+    assert reload(db, JobRecord, record.id).result["outcome"] == "skipped"
+    assert sim.state()["persons"] == []
+    assert sum(hik_calls(sim).values()) == 0
+
+
+def test_unknown_access_level_fails_without_grant(app, db, sim, work, host_user):
+    gone = make_access_level(name="Deleted on HikCentral", hik_id="999")
+    visit = make_visit(host_user, gone)
+    record = enqueue_enroll(visit)
+    work()
+
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "failed"
+    assert visit.state_reason == enrollment.ACCESS_LEVEL_GONE
+    record = reload(db, JobRecord, record.id)
+    assert record.state == "failed"
+    assert record.error == enrollment.ACCESS_LEVEL_GONE
+    assert "Traceback" not in record.error
+    # Permanent: not retried, and nothing was re-applied after the failed grant.
+    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
+    assert job.get_status() == JobStatus.FAILED
+    assert "/artemis/api/visitor/v1/auth/reapplication" not in sim.stats()["calls"]
+
+
+def test_refused_face_fails_before_any_grant(app, db, sim, work, host_user, level):
+    guest = make_guest("Tiny Photo")
+    guest.photo = face_jpeg(size=(60, 60))
+    db.session.commit()
+    visit = make_visit(host_user, level, guest=guest)
+    record = enqueue_enroll(visit)
+    work()
+
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "failed"
+    assert "photo" in visit.state_reason and "small" in visit.state_reason
+    assert reload(db, JobRecord, record.id).error == visit.state_reason
+    calls = sim.stats()["calls"]
+    assert "/artemis/api/acs/v1/privilege/group/single/addPersons" not in calls
+    assert sim.state()["persons"] == []
+
+
+def test_transient_failure_schedules_a_retry(
+    app, db, sim, work, host_user, level, impatient_client
+):
+    sim.configure(fault_rate=1.0, fault_kinds=["http_500"])
+    visit = make_visit(host_user, level)
+    record = enqueue_enroll(visit)
+    work()
+
+    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.retries_left == 4
+    assert record.rq_job_id in ScheduledJobRegistry("high", connection=app.extensions["redis"])
+    record = reload(db, JobRecord, record.id)
+    assert record.state == "queued"
+    assert record.result["retrying"]["in_seconds"] == 10
+    assert record.result["retrying"]["reason"] == "HikCentral did not answer; try again later."
+    # The visit waits in "enrolling" for the retry; it has not failed.
+    assert reload(db, Visit, visit.id).state == "enrolling"
+
+
+def test_retries_exhausted_fail_the_visit_with_a_sentence(
+    app, db, sim, work, host_user, level, impatient_client
+):
+    app.config["JOB_RETRY_INTERVALS"] = [0, 0]  # retry at once, twice
+    sim.configure(fault_rate=1.0, fault_kinds=["code_5"])
+    visit = make_visit(host_user, level)
+    record = enqueue_enroll(visit)
+    work()
+
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "failed"
+    assert visit.state_reason == enrollment.HIKCENTRAL_DOWN
+    record = reload(db, JobRecord, record.id)
+    assert record.state == "failed"
+    assert record.error == "HikCentral did not answer; try again later."
+    assert record.result == {"attempts": 3}
+    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
+    assert job.get_status() == JobStatus.FAILED
+    assert sim.stats()["faults"] >= 3
+
+
+def test_delivery_is_followed_until_applied(app, db, sim, work, host_user, level):
+    app.config.update(DELIVERY_POLL_ATTEMPTS=20, DELIVERY_POLL_SECONDS=0.05)
+    sim.configure(delivery_delay=0.3)
+    visit = make_visit(host_user, level)
+    enqueue_enroll(visit)
+    work()
+    visit = reload(db, Visit, visit.id)
+    assert visit.delivery == "applied"
+    assert visit.delivery_failed == 0
+    assert sim.stats()["calls"][DELIVERY] >= 2  # pending at first, then applied
+
+
+def test_delivery_failure_is_recorded(app, db, sim, work, host_user, level):
+    app.config.update(DELIVERY_POLL_ATTEMPTS=10, DELIVERY_POLL_SECONDS=0.05)
+    visit = make_visit(host_user, level)
+    sim.configure(delivery_delay=0.0, delivery_failures=[visit.person_code])
+    enqueue_enroll(visit)
+    work()
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "enrolled"  # access exists; the devices did not take it
+    assert visit.delivery == "failed"
+    assert visit.delivery_failed == 1
+
+
+def test_change_window_then_revoke(app, db, sim, work, host_user, level):
+    visit = make_visit(host_user, level)
+    enqueue_enroll(visit)
+    work()
+    visit = reload(db, Visit, visit.id)
+    visit.ends_at = visit.ends_at + timedelta(hours=2)
+    db.session.commit()
+    enqueue("jobs.enroll.update_validity", visit.id, kind="update_validity")
+    work()
+    person = sim.person(visit.person_code)
+    assert datetime.fromisoformat(person["end_time"]) == visit.ends_at.replace(microsecond=0)
+
+    visit.state = "cancelled"
+    db.session.commit()
+    record = enqueue("jobs.enroll.revoke_visit", visit.id, kind="revoke_visit")
+    work()
+    assert sim.person(visit.person_code) is None
+    assert reload(db, JobRecord, record.id).result["outcome"] == "revoked"
+    assert reload(db, Visit, visit.id).state == "cancelled"
+    # Twice is fine: the person is already gone.
+    again = enqueue("jobs.enroll.revoke_visit", visit.id, kind="revoke_visit")
+    work()
+    assert reload(db, JobRecord, again.id).state == "finished"
