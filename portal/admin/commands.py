@@ -1,12 +1,31 @@
 """Flask commands for administrators: sync from HikCentral, demo data."""
 
+import logging
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+log = logging.getLogger(__name__)
 
 
 @click.command("sync")
+@with_appcontext
 def sync():
-    """Not built yet."""
-    raise click.ClickException("sync is not built yet")
+    """Copy access levels and doors from HikCentral (upsert; the ones gone are deactivated)."""
+    from portal import hikvision
+    from portal.admin.views import friendly_error
+    from portal.extensions import db
+    from portal.hikvision.errors import HikvisionError
+    from portal.services import sync as sync_service
+
+    try:
+        counts = sync_service.sync_access_levels_and_doors(hikvision.client_for(current_app))
+    except HikvisionError as error:
+        db.session.rollback()
+        log.warning("sync from HikCentral failed: %s", error)
+        raise click.ClickException(f"Sync failed. {friendly_error(error)}") from None
+    click.echo(sync_service.describe(counts))
 
 
 @click.command("seed-demo")

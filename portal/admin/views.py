@@ -1,5 +1,197 @@
-"""Views of the admin blueprint."""
+"""Views of the admin blueprint: users and roles, the HikCentral connection and sync."""
 
-from flask import Blueprint
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from portal.admin import health
+from portal.admin.forms import ROLE_LABELS, ActionForm, RoleForm, UserCreateForm
+from portal.auth.roles import role_required
+from portal.extensions import db
+from portal.hikvision import errors as hik_errors
+from portal.models import AccessLevel, Door, Role, User
+from portal.services import accounts, sync
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+USERS_PER_PAGE = 50
+
+
+@bp.record_once
+def _setup(state):
+    # /metrics and /healthz live without the /admin prefix.
+    state.app.register_blueprint(health.bp)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def users():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                password=form.password.data,
+            )
+        except accounts.AccountError as error:
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            flash(f"User {user.email} was added as {user.role}.", "success")
+            return redirect(url_for("admin.users"))
+    status = 400 if form.errors else 200
+    page = db.paginate(
+        select(User).order_by(func.lower(User.name), User.id),
+        per_page=USERS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "admin/users.html",
+        form=form,
+        page=page,
+        role_choices=ROLE_LABELS,
+        action_form=ActionForm(),
+        open_form=bool(form.errors),
+    ), status
+
+
+def _target_user(user_id):
+    return db.get_or_404(User, user_id)
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required(Role.ADMIN)
+def change_role(user_id):
+    user = _target_user(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose one of the listed roles.", "error")
+        return redirect(url_for("admin.users"))
+    try:
+        accounts.set_role(user, form.role.data, by=current_user)
+    except accounts.AccountError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"{user.name} is now {user.role}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/<any(enable, disable):action>")
+@role_required(Role.ADMIN)
+def set_active(user_id, action):
+    user = _target_user(user_id)
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.users"))
+    try:
+        accounts.set_active(user, action == "enable", by=current_user)
+    except accounts.AccountError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"{user.name} was {action}d.", "success")
+    return redirect(url_for("admin.users"))
+
+
+# --- HikCentral connection -------------------------------------------------------------------
+
+
+def public_url(url):
+    """The HikCentral URL without any user:password part."""
+    parts = urlsplit(url or "")
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def friendly_error(error):
+    """One sentence for an admin about a failed HikCentral call (never the exception text)."""
+    if isinstance(error, hik_errors.AuthenticationError):
+        return (
+            "HikCentral refused the portal's credentials: check HIKCENTRAL_APP_KEY and "
+            "HIKCENTRAL_APP_SECRET and the partner's permissions."
+        )
+    if isinstance(error, hik_errors.RateLimitedError | hik_errors.RateLimitTimeout):
+        return "HikCentral is busy (rate limit reached); try again in a minute."
+    if isinstance(error, hik_errors.UnavailableError):
+        return (
+            "HikCentral could not be reached: check that it is running and that "
+            "HIKCENTRAL_URL is right."
+        )
+    if isinstance(error, hik_errors.UnsupportedError):
+        return "This HikCentral version does not offer a call the portal needs."
+    return "HikCentral answered with an error; the details are in the server log."
+
+
+class _OneAttempt:
+    """A client view whose calls are not retried: a page must not wait through backoffs."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def call(self, path, body=None, *, retry=True):
+        return self._client.call(path, body, retry=False)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def _client():
+    from portal import hikvision
+
+    return hikvision.client_for(current_app)
+
+
+def connection_status(client):
+    """Product, version and a short error sentence from one unretried version call."""
+    from portal.hikvision import operations
+
+    try:
+        info = operations.version(_OneAttempt(client))
+    except hik_errors.HikvisionError as error:
+        log.warning("HikCentral version check failed: %s", error)
+        return {"ok": False, "product": None, "version": None, "error": friendly_error(error)}
+    return {"ok": True, "product": info["product"], "version": info["version"], "error": None}
+
+
+@bp.get("/connection")
+@role_required(Role.ADMIN)
+def connection():
+    client = _client()
+    last_synced = db.session.scalar(select(func.max(AccessLevel.synced_at)))
+    return render_template(
+        "admin/connection.html",
+        url=public_url(current_app.config["HIKCENTRAL_URL"]),
+        status=connection_status(client),
+        metrics=client.metrics_summary(),
+        counts=sync.synced_counts(),
+        last_synced=last_synced,
+        access_levels=db.session.scalars(
+            select(AccessLevel).order_by(AccessLevel.active.desc(), AccessLevel.name)
+        ).all(),
+        doors=db.session.scalars(select(Door).order_by(Door.active.desc(), Door.name)).all(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/connection/sync")
+@role_required(Role.ADMIN)
+def run_sync():
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.connection"))
+    try:
+        counts = sync.sync_access_levels_and_doors(_client())
+    except hik_errors.HikvisionError as error:
+        db.session.rollback()
+        log.warning("sync from HikCentral failed: %s", error)
+        flash(f"Sync failed. {friendly_error(error)}", "error")
+    else:
+        flash(sync.describe(counts), "success")
+    return redirect(url_for("admin.connection"))

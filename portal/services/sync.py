@@ -89,3 +89,17 @@ def synced_counts():
         ),
         "doors": db.session.scalar(select(func.count()).select_from(Door).where(Door.active)),
     }
+
+
+def describe(counts):
+    """One sentence summing up a sync's counts, for a flash message or the command line."""
+
+    def part(noun, c):
+        changes = [f"{c[key]} {key}" for key in ("created", "updated", "deactivated") if c[key]]
+        detail = f" ({', '.join(changes)})" if changes else " (no changes)"
+        return f"{c['active']} {noun}{detail}"
+
+    return (
+        f"Synced {part('access levels', counts['access_levels'])} "
+        f"and {part('doors', counts['doors'])}."
+    )
