@@ -71,3 +71,5 @@ def sim(
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("Simulator stopped.")
+    finally:
+        server.stop()

@@ -54,12 +54,17 @@ class SimulatorServer:
 
     def serve_forever(self):
         """Serve in the calling thread until interrupted (the ``sim`` command)."""
-        self._server.serve_forever()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
 
     def stop(self):
-        self._server.shutdown()
+        """Stop serving and release the port (safe when never started)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)
 
     def __enter__(self):
         return self.start()
