@@ -1,5 +1,295 @@
-"""Views of the visits blueprint."""
+"""Views of the visits blueprint: the home page, registering a visit and following it."""
 
-from flask import Blueprint
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from portal.auth.roles import role_required
+from portal.extensions import db
+from portal.formatting import local_to_utc, site_zone, utc_to_local
+from portal.models import Role, Visit, VisitState
+from portal.queue import QueueUnavailable
+from portal.services import visits as visit_service
+from portal.visits.forms import ActionForm, RetryForm, VisitForm, WindowForm, default_window
 
 bp = Blueprint("visits", __name__)
+
+PER_PAGE = 25
+GROUP_LABELS = {0: "Today", 1: "Upcoming", 2: "Past"}
+SAVED_BUT_QUEUE_DOWN = (
+    "The change is saved, but the doors are not updated yet: the job queue is not reachable."
+    " Retry the job from the Jobs page."
+)
+
+
+def load_visit(visit_id):
+    """The visit if the current user may see it; 404 otherwise (existence is not revealed)."""
+    visit = db.get_or_404(Visit, visit_id)
+    if not visit_service.can_view(current_user, visit):
+        abort(404)
+    return visit
+
+
+def load_changeable(visit_id):
+    visit = load_visit(visit_id)
+    if not visit_service.can_change(current_user, visit):
+        abort(403)
+    return visit
+
+
+def upload(field):
+    """The bytes of an uploaded file, or None when no file was chosen."""
+    storage = field.data
+    if not storage or not getattr(storage, "filename", None):
+        return None
+    return storage.read()
+
+
+def show_errors(form, fields):
+    """Put service errors next to their fields (a field's own parse error stays first)."""
+    for name, message in fields.items():
+        field = getattr(form, name, None)
+        if field is not None and not field.errors:
+            field.errors = [message]
+        elif field is None:
+            flash(message, "error")
+
+
+def parsed_time(field):
+    return None if field.errors or field.data is None else local_to_utc(field.data)
+
+
+def local_day_bounds():
+    """Start and end (UTC) of today in the site's time zone."""
+    today = datetime.now(site_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
+    return local_to_utc(today), local_to_utc(today + timedelta(days=1))
+
+
+def job_poll_url(job):
+    """The JSON URL that reports the job's progress, when the jobs pages provide one."""
+    if job is None:
+        return None
+    try:
+        return url_for("jobs_ui.job_json", job_id=job.id)
+    except BuildError:
+        return None
+
+
+@bp.get("/")
+@role_required(Role.HOST)
+def home():
+    return redirect(url_for("visits.index"))
+
+
+@bp.get("/visits")
+@role_required(Role.HOST)
+def index():
+    q = request.args.get("q", "").strip()
+    state = request.args.get("state", "")
+    state = state if state in set(VisitState) else ""
+    day_start, day_end = local_day_bounds()
+    query = visit_service.search_visits(
+        current_user, q=q, state=state or None, day_start=day_start, day_end=day_end
+    )
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    groups = visit_service.group_by_day(page.items, day_start, day_end)
+    return render_template(
+        "visits/index.html",
+        page=page,
+        groups=[(GROUP_LABELS[key], items) for key, items in groups],
+        q=q,
+        state=state,
+        states=list(VisitState),
+    )
+
+
+def visit_form(**kwargs):
+    form = VisitForm(**kwargs)
+    form.levels = visit_service.active_access_levels()
+    form.access_level.choices = [(level.id, level.name) for level in form.levels]
+    return form
+
+
+def fill_defaults(form):
+    """Today's working hours and the site's default access level."""
+    form.starts_at.data, form.ends_at.data = default_window(datetime.now(site_zone()))
+    default = visit_service.default_access_level(
+        form.levels, current_app.config.get("DEFAULT_ACCESS_LEVEL")
+    )
+    form.access_level.data = default.id if default else None
+
+
+@bp.route("/visits/new", methods=["GET", "POST"])
+@role_required(Role.HOST)
+def new():
+    form = visit_form()
+    if request.method == "GET":
+        fill_defaults(form)
+        return render_template("visits/new.html", form=form)
+    form.validate()  # parses the times; the rules are checked by the service below
+    try:
+        visit = visit_service.register_visit(
+            current_user,
+            full_name=form.full_name.data,
+            email=form.email.data,
+            phone=form.phone.data,
+            company=form.company.data,
+            starts_at=parsed_time(form.starts_at),
+            ends_at=parsed_time(form.ends_at),
+            purpose=form.purpose.data,
+            access_level=form.access_level.data,
+            photo=upload(form.photo),
+        )
+    except visit_service.VisitValidationError as error:
+        show_errors(form, error.fields)
+        return render_template("visits/new.html", form=form), 422
+    flash(f"Visit of {visit.guest.full_name} registered. Access is being set up.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+def render_visit(visit, *, window_form=None, retry_form=None, status=200):
+    job = visit_service.latest_job(visit)
+    if window_form is None:
+        window_form = WindowForm(
+            formdata=None,
+            starts_at=utc_to_local(visit.starts_at),
+            ends_at=utc_to_local(visit.ends_at),
+        )
+    page = render_template(
+        "visits/show.html",
+        visit=visit,
+        job=job,
+        job_url=job_poll_url(job),
+        can_change=visit_service.can_change(current_user, visit),
+        changeable=visit.state in visit_service.CHANGEABLE_STATES,
+        needs_retry=visit_service.needs_retry(visit),
+        can_reapply=visit.state in {VisitState.ENROLLED, VisitState.ON_SITE}
+        and bool(visit.hik_person_id),
+        window_form=window_form,
+        retry_form=retry_form or RetryForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    )
+    return page, status
+
+
+@bp.get("/visits/<int:visit_id>")
+@role_required(Role.HOST)
+def show(visit_id):
+    return render_visit(load_visit(visit_id))
+
+
+@bp.get("/visits/<int:visit_id>/photo")
+@role_required(Role.HOST)
+def photo(visit_id):
+    visit = load_visit(visit_id)
+    if not visit.guest.photo:
+        abort(404)
+    response = make_response(visit.guest.photo)
+    response.mimetype = "image/jpeg"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/visits/<int:visit_id>/window")
+@role_required(Role.HOST)
+def change_window(visit_id):
+    visit = load_changeable(visit_id)
+    form = WindowForm()
+    form.validate()
+    try:
+        visit_service.change_window(
+            visit, parsed_time(form.starts_at), parsed_time(form.ends_at), by=current_user
+        )
+    except visit_service.VisitValidationError as error:
+        show_errors(form, error.fields)
+        return render_visit(visit, window_form=form, status=422)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    except QueueUnavailable:
+        flash(SAVED_BUT_QUEUE_DOWN, "warning")
+    else:
+        flash("The visit's time has been changed.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+@bp.post("/visits/<int:visit_id>/cancel")
+@role_required(Role.HOST)
+def cancel(visit_id):
+    visit = load_changeable(visit_id)
+    try:
+        visit_service.cancel_visit(visit, by=current_user)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    except QueueUnavailable:
+        flash(SAVED_BUT_QUEUE_DOWN, "warning")
+    else:
+        flash("The visit has been cancelled.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+@bp.post("/visits/<int:visit_id>/retry")
+@role_required(Role.HOST)
+def retry(visit_id):
+    visit = load_changeable(visit_id)
+    form = RetryForm()
+    try:
+        visit_service.retry_enrollment(visit, by=current_user, photo=upload(form.photo))
+    except visit_service.VisitValidationError as error:
+        show_errors(form, error.fields)
+        return render_visit(visit, retry_form=form, status=422)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    except QueueUnavailable as error:
+        flash(str(error), "error")
+    else:
+        flash("Enrollment is being retried.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+@bp.post("/visits/<int:visit_id>/reapply")
+@role_required(Role.HOST)
+def reapply(visit_id):
+    visit = load_changeable(visit_id)
+    try:
+        visit_service.reapply(visit, by=current_user)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    except QueueUnavailable as error:
+        flash(str(error), "error")
+    else:
+        flash("The doors are being asked again to take this visit's access.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+@bp.errorhandler(413)
+def upload_too_large(error):
+    """A photo above MAX_CONTENT_LENGTH: the body was not read, so show the form again."""
+    limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = f"The photo is too large: at most {limit_mb} MB. Choose a smaller photo."
+    if request.endpoint == "visits.new" and current_user.is_authenticated:
+        form = visit_form(formdata=None)
+        fill_defaults(form)
+        form.photo.errors = [message]
+        flash(
+            "Nothing was saved: the upload was too large. Please fill in the form again.", "error"
+        )
+        return render_template("visits/new.html", form=form), 413
+    if request.endpoint == "visits.retry" and current_user.is_authenticated:
+        visit = load_changeable(request.view_args["visit_id"])
+        form = RetryForm(formdata=None)
+        form.photo.errors = [message]
+        return render_visit(visit, retry_form=form, status=413)
+    return render_template("error.html", code=413, message=message), 413

@@ -1,0 +1,94 @@
+"""Forms of the visits blueprint: they parse; the rules live in portal.services.visits."""
+
+from datetime import datetime, timedelta
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+WORKDAY = (9, 18)  # default visit window, local hours
+PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
+
+
+def _int_or_none(value):
+    """Coerce a select's value; an unknown value becomes None for the service to explain."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _time_field(label, message):
+    return DateTimeLocalField(label, format=DATETIME_FORMAT, validators=[InputRequired(message)])
+
+
+class WindowForm(FlaskForm):
+    starts_at = _time_field("Starts", "Enter when the visit starts.")
+    ends_at = _time_field("Ends", "Enter when the visit ends.")
+
+
+class VisitForm(WindowForm):
+    full_name = StringField("Guest's full name")
+    email = EmailField("Email")
+    phone = TelField("Phone")
+    company = StringField("Company")
+    purpose = TextAreaField("Purpose", render_kw={"rows": 2})
+    access_level = SelectField("Access level", coerce=_int_or_none, validate_choice=False)
+    photo = FileField(
+        "Photo of the guest's face",
+        render_kw=PHOTO_ATTRS,
+        description="A clear, front-facing photo. On a phone this opens the camera.",
+    )
+
+    # Order of the fields on the page.
+    FIELDS = (
+        "full_name",
+        "email",
+        "phone",
+        "company",
+        "starts_at",
+        "ends_at",
+        "purpose",
+        "access_level",
+        "photo",
+    )
+
+
+class RetryForm(FlaskForm):
+    photo = FileField(
+        "New photo (optional)",
+        render_kw=PHOTO_ATTRS,
+        description="Leave empty to retry with the same photo.",
+    )
+
+
+class ActionForm(FlaskForm):
+    """A form with only the CSRF token, for POST buttons (cancel, re-apply)."""
+
+
+def default_window(now_local):
+    """Today's working hours, or from now (rounded up to 15 minutes) when that is later."""
+    start = now_local.replace(hour=WORKDAY[0], minute=0, second=0, microsecond=0)
+    end = now_local.replace(hour=WORKDAY[1], minute=0, second=0, microsecond=0)
+    rounded = now_local.replace(second=0, microsecond=0)
+    rounded += timedelta(minutes=(-rounded.minute) % 15)
+    if rounded > start:
+        start = rounded
+    if end <= start + timedelta(hours=1):
+        end = start + timedelta(hours=2)
+    return _naive(start), _naive(end)
+
+
+def _naive(value: datetime):
+    return value.replace(tzinfo=None)
