@@ -10,18 +10,25 @@ from portal.models import AccessLevel, Door, utcnow
 
 log = logging.getLogger(__name__)
 
-# Words in a door's name that say what its reader means (lower-case, checked in order).
-ENTRY_WORDS = ("(in)", "entry", "entrance")
-EXIT_WORDS = ("(out)", "exit")
+# Markers in a door's name that say what its reader means (lower-case). The explicit "(in)" /
+# "(out)" suffixes win over words, since "entrance" is often a place ("Main entrance (out)").
+ENTRY_MARKERS = ("(in)", "[in]")
+EXIT_MARKERS = ("(out)", "[out]")
+ENTRY_WORDS = ("entry", "entrance")
+EXIT_WORDS = ("exit",)
 
 
 def guess_direction(name):
     """entry | exit | both, guessed from a door's name ("Lobby (in)", "Exit gate")."""
     text = (name or "").lower()
-    if any(word in text for word in ENTRY_WORDS):
-        return "entry"
-    if any(word in text for word in EXIT_WORDS):
-        return "exit"
+    for markers, direction in (
+        (EXIT_MARKERS, "exit"),
+        (ENTRY_MARKERS, "entry"),
+        (EXIT_WORDS, "exit"),
+        (ENTRY_WORDS, "entry"),
+    ):
+        if any(marker in text for marker in markers):
+            return direction
     return "both"
 
 

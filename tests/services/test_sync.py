@@ -34,6 +34,8 @@ def door(hik_id, name):
         ("Turnstile 2 (OUT)", "exit"),
         ("Entry gate", "entry"),
         ("Main Entrance", "entry"),
+        ("Main entrance (out)", "exit"),
+        ("Exit hall (in)", "entry"),
         ("Parking exit", "exit"),
         ("Server room", "both"),
         ("", "both"),
