@@ -10,8 +10,9 @@ MESSAGES = {
     404: "Not found.",
     405: "This method is not allowed on this resource.",
     413: "The request body is larger than allowed.",
-    415: "The request body must be JSON or multipart form data.",
+    409: "The resource's state does not allow this action.",
     500: "Something went wrong on our side. The error has been logged.",
+    503: "The service is briefly unavailable; try again in a minute.",
 }
 
 

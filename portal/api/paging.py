@@ -33,7 +33,11 @@ def page_args():
 
 
 def paged(statement, serialize):
-    """One page of the rows of ``statement`` as the API's list document."""
+    """One page of the rows of ``statement`` as the API's list document.
+
+    ``serialize`` turns the page's rows (a list) into its items, so it can load what the rows
+    need in one query instead of one per row.
+    """
     page, per_page = page_args()
     # One extra row tells whether a next page exists without a COUNT query.
     rows = db.session.scalars(statement.limit(per_page + 1).offset((page - 1) * per_page)).all()
@@ -42,4 +46,4 @@ def paged(statement, serialize):
         args = request.args.to_dict()
         args.update(page=page + 1, per_page=per_page)
         next_url = url_for(request.endpoint, **(request.view_args or {}), **args)
-    return {"items": [serialize(row) for row in rows[:per_page]], "next": next_url}
+    return {"items": serialize(rows[:per_page]), "next": next_url}

@@ -9,14 +9,8 @@ import binascii
 from datetime import UTC, datetime
 
 from flask import url_for
-from sqlalchemy import select
-
-from portal.extensions import db
-from portal.models import AccessLevel
 
 GUEST_FIELDS = ("full_name", "email", "phone", "company")
-GUEST_LIMITS = {"full_name": 200, "email": 254, "phone": 40, "company": 200}
-PURPOSE_LIMIT = 500
 # The services name guest fields without their "guest." prefix.
 SERVICE_FIELD_NAMES = {name: f"guest.{name}" for name in GUEST_FIELDS}
 
@@ -39,16 +33,11 @@ def parse_datetime(value):
     return parsed.astimezone(UTC), None
 
 
-def _optional_text(value, limit):
-    """``(stripped text or None, error)`` for an optional string field."""
-    if value is None:
-        return None, None
-    if not isinstance(value, str):
-        return None, "Must be a string."
-    value = value.strip()
-    if len(value) > limit:
-        return None, f"Must be at most {limit} characters."
-    return value or None, None
+def _text(value):
+    """``(value, error)``: text fields take a string or null (the service cleans and checks it)."""
+    if value is None or isinstance(value, str):
+        return value, None
+    return None, "Must be a string."
 
 
 def _parse_guest(guest, fields, errors):
@@ -59,31 +48,22 @@ def _parse_guest(guest, fields, errors):
         errors["guest"] = "Must be an object with full_name, email, phone and company."
         return
     for name in GUEST_FIELDS:
-        fields[name], error = _optional_text(guest.get(name), GUEST_LIMITS[name])
+        fields[name], error = _text(guest.get(name))
         if error:
             errors[f"guest.{name}"] = error
-    if "guest.full_name" not in errors and not fields["full_name"]:
-        errors["guest.full_name"] = "This field is required."
 
 
 def _parse_access_level(value, fields, errors):
+    """The id as an int; whether such an active level exists is the service's question."""
     if value is None:
         errors["access_level"] = "This field is required."
         return
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # multipart fields are strings
+    if isinstance(value, bool) or not isinstance(value, int):
         errors["access_level"] = "Must be the id (an integer) of an access level."
         return
-    try:
-        level_id = int(value)
-    except ValueError:
-        errors["access_level"] = "Must be the id (an integer) of an access level."
-        return
-    level = db.session.scalar(
-        select(AccessLevel).where(AccessLevel.id == level_id, AccessLevel.active.is_(True))
-    )
-    if level is None:
-        errors["access_level"] = "Unknown access level."
-    fields["access_level"] = level
+    fields["access_level"] = value
 
 
 def parse_window(data, fields, errors, *, required=True):
@@ -119,7 +99,7 @@ def parse_visit_payload(data, photo=None):
     fields, errors = {}, {}
     _parse_guest(data.get("guest"), fields, errors)
     parse_window(data, fields, errors)
-    fields["purpose"], error = _optional_text(data.get("purpose"), PURPOSE_LIMIT)
+    fields["purpose"], error = _text(data.get("purpose"))
     if error:
         errors["purpose"] = error
     _parse_access_level(data.get("access_level"), fields, errors)
