@@ -48,12 +48,12 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return {1, string.format('%.6f', wait)}
 """
 
-# KEYS: tat. ARGV: seconds. Pushes the next slot at least ``seconds`` into the future.
+# KEYS: tat. ARGV: seconds, burst tolerance. Pushes the next slot ``seconds`` into the future.
 PAUSE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local until_ = math.max(tat, now + tonumber(ARGV[1]))
+local until_ = math.max(tat, now + tonumber(ARGV[1]) + tonumber(ARGV[2]))
 local ttl = math.ceil((until_ - now) * 1000) + 60000
 redis.call('SET', KEYS[1], string.format('%.6f', until_), 'PX', ttl)
 return string.format('%.6f', until_ - now)
@@ -142,6 +142,11 @@ class SharedRateLimiter:
         """The window (with its safety margin) within which at most ``calls`` slots fall."""
         return self.window_seconds * (1 + self.safety)
 
+    @property
+    def _tolerance(self):
+        # GCRA's burst tolerance: how far ahead of the theoretical arrival time a slot may be.
+        return (self.burst - 1) * self.spaced_window / self.calls
+
     def acquire(self):
         """Wait for a rate slot (not an in-flight one); return the seconds waited."""
         started = self._clock()
@@ -164,7 +169,8 @@ class SharedRateLimiter:
     def pause(self, seconds=None):
         """Hold every process's next call back for ``seconds`` (default one window)."""
         seconds = self.window_seconds if seconds is None else seconds
-        return float(self._pause(keys=[self.keys["tat"]], args=[f"{seconds:.6f}"]))
+        args = [f"{seconds:.6f}", f"{self._tolerance:.6f}"]
+        return float(self._pause(keys=[self.keys["tat"]], args=args))
 
     def in_flight(self):
         """How many leases are held now (expired ones included until the next take)."""
@@ -180,7 +186,7 @@ class SharedRateLimiter:
             keys=[self.keys["tat"], self.keys["recent"]],
             args=[
                 f"{self.spaced_window / self.calls:.6f}",
-                f"{(self.burst - 1) * self.spaced_window / self.calls:.6f}",
+                f"{self._tolerance:.6f}",
                 self.calls,
                 f"{self.spaced_window:.6f}",
                 f"{remaining:.6f}",
