@@ -243,3 +243,39 @@ def test_sim_command_refuses_a_bad_rate_limit(app):
     result = app.test_cli_runner().invoke(sim_cli.sim, ["--rate-limit", "lots"])
     assert result.exit_code == 2
     assert "CALLS/SECONDS" in result.output
+
+
+def test_concurrent_adds_of_one_person_code_create_one_person(sim_api, sim):
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: sim_api.call(ADD, person("SAME")), range(10)))
+    assert sorted(a["code"] for a in answers) == ["0"] + ["2"] * 9
+    assert len(sim.state()["persons"]) == 1
+
+
+def test_member_list_above_max_batch_is_refused(sim_api, sim):
+    sim.configure(max_batch=2)
+    ids = [sim_api.call(ADD, person(f"B-{n}"))["data"] for n in range(3)]
+    answer = sim_api.call(
+        "/artemis/api/acs/v1/privilege/group/single/addPersons",
+        {"privilegeGroupId": "1", "type": 1, "list": [{"id": i} for i in ids]},
+    )
+    assert answer["code"] == "2" and "more than 2 entries" in answer["msg"]
+
+
+def test_event_times_use_the_devices_utc_offset(sim_api, sim):
+    sim.configure(utc_offset_minutes=180)
+    sim_api.call(ADD, person("T-1"))
+    event = sim.passage(person_code="T-1", door="1", time="2030-05-01T06:00:00+00:00")
+    assert event["eventTime"] == "2030-05-01T09:00:00+03:00"
+    assert event["receiveTime"].endswith("+03:00")
+    listed = sim_api.call(
+        "/artemis/api/acs/v1/door/events",
+        {
+            "startTime": "2030-05-01T08:59:59+03:00",
+            "endTime": "2030-05-01T06:00:01+00:00",
+            "eventType": 196893,
+            "pageNo": 1,
+            "pageSize": 10,
+        },
+    )["data"]
+    assert [e["eventId"] for e in listed["list"]] == [event["eventId"]]

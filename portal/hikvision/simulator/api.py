@@ -118,7 +118,9 @@ def person_add(sim, body):
     org = require_str(body, "orgIndexCode")
     gender = require_int(body, "gender", optional=True, choices=(0, 1, 2)) or 0
     texts = {name: _optional_text(body, name) or "" for name in ("phoneNo", "email", "remark")}
-    begin, end = _validity(body, *default_validity(datetime.now(UTC)))
+    begin, end = _validity(
+        body, *default_validity(datetime.now(UTC), sim.knobs.config.site_timezone)
+    )
     face = _face(body)
     with sim.state.lock:
         state = sim.state
@@ -422,7 +424,8 @@ def door_events(sim, body):
         ]
     # HCP sorts newest first unless orderType is 0.
     found.sort(key=lambda e: (e.event_time, int(e.event_id)), reverse=order != 0)
-    return page([e.as_api() for e in found], page_no, page_size)
+    tz = sim.knobs.config.site_timezone
+    return page([e.as_api(tz) for e in found], page_no, page_size)
 
 
 def record_passage(
@@ -458,4 +461,4 @@ def record_passage(
             in_out=DIRECTIONS[direction],
         )
         state.events.append(event)
-        return event.as_api()
+        return event.as_api(sim.knobs.config.site_timezone)

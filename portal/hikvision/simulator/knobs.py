@@ -5,6 +5,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import timedelta, timezone
 
 FAULT_KINDS = ("http_500", "code_5", "drop", "slow")
 
@@ -53,6 +54,12 @@ class SimConfig:
     max_skew_seconds: float = 900.0
     # Largest addPersons/deletePersons list (the real limit is undocumented).
     max_batch: int = 1000
+    # The devices' UTC offset: event times are reported in it, as terminals do.
+    utc_offset_minutes: int = 0
+
+    @property
+    def site_timezone(self):
+        return timezone(timedelta(minutes=self.utc_offset_minutes))
 
     def updated(self, options):
         """A copy with ``options`` applied, every value checked."""
@@ -131,6 +138,7 @@ _CHECKS = {
     "delivery_failures": _strings,
     "unsupported_paths": _strings,
     "max_batch": _batch,
+    "utc_offset_minutes": lambda n, v: int(_number(n, v, -720, 840)),
 }
 
 

@@ -129,10 +129,10 @@ class DoorEvent:
     door: Door
     in_out: int
 
-    def as_api(self):
+    def as_api(self, tz=UTC):
         return {
             "eventId": self.event_id,
-            "eventTime": format_time(self.event_time),
+            "eventTime": format_time(self.event_time.astimezone(tz)),
             "eventType": self.event_type,
             "eventTypeName": EVENT_TYPE_NAMES.get(self.event_type, "Access Control Event"),
             "personId": self.person_id,
@@ -141,7 +141,7 @@ class DoorEvent:
             "doorIndexCode": self.door.door_id,
             "doorName": self.door.name,
             "inAndOutType": self.in_out,
-            "receiveTime": format_time(self.receive_time),
+            "receiveTime": format_time(self.receive_time.astimezone(tz)),
         }
 
 
@@ -236,7 +236,7 @@ class SimState:
         }
 
 
-def default_validity(now):
+def default_validity(now, tz=UTC):
     """HCP gives a person without validity a long window starting now."""
-    begin = now.astimezone(UTC).replace(microsecond=0)
+    begin = now.astimezone(tz).replace(microsecond=0)
     return format_time(begin), format_time(begin + timedelta(days=3650))
