@@ -109,6 +109,11 @@ def test_a_page_with_total_but_no_list_ends_the_read(client, mocked):
     assert len(responses.calls) == 1
 
 
+def test_a_list_that_is_not_a_list_reads_as_empty(client, mocked):
+    mocked.post(f"{API}/acs/v1/privilege/group", json=ok({"total": 2, "list": "oops"}))
+    assert ops.list_access_levels(client) == []
+
+
 def test_doors_skip_items_without_an_index_code(client, mocked):
     items = [{"doorName": "no code"}, {"doorIndexCode": 3, "doorName": "Lobby"}, "junk"]
     mocked.post(f"{API}/resource/v1/acsDoor/acsDoorList", json=ok({"total": 3, "list": items}))
@@ -216,6 +221,38 @@ def test_ambiguous_add_that_did_not_land_is_sent_once_more(client, mocked):
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "777", "created")
     assert len(calls_to("/resource/v1/person/single/add")) == 2
+
+
+def test_an_add_answering_no_id_is_looked_up(client, mocked):
+    mocked.post(f"{API}/resource/v1/person/single/add", json=ok(""))
+    mocked.post(
+        f"{API}/resource/v1/person/personCode/personInfo",
+        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
+    )
+    [result] = ops.ensure_persons(client, [spec()])
+    assert (result.ok, result.person_id, result.action) == (True, "555", "adopted")
+    assert len(calls_to("/resource/v1/person/single/add")) == 1
+
+
+def test_a_rate_limited_add_is_sent_again(client, mocked):
+    limited = {"code": "0x0240103b", "msg": "API call frequency exceeds the limit", "data": ""}
+    mocked.post(f"{API}/resource/v1/person/single/add", json=limited, status=429)
+    mocked.post(f"{API}/resource/v1/person/single/add", json=ok("42"))
+    [result] = ops.ensure_persons(client, [spec()])
+    assert (result.ok, result.person_id, result.action) == (True, "42", "created")
+    assert len(calls_to("/resource/v1/person/single/add")) == 2
+    assert calls_to("/resource/v1/person/personCode/personInfo") == []
+
+
+def test_an_unreachable_server_is_a_transient_failure(client, mocked):
+    mocked.post(
+        f"{API}/resource/v1/person/single/add",
+        body=requests.exceptions.ConnectionError("refused"),
+    )
+    mocked.post(f"{API}/resource/v1/person/personCode/personInfo", json=missing())
+    [result] = ops.ensure_persons(client, [spec()])
+    assert not result.ok and result.transient
+    assert "refused" not in result.error
 
 
 def test_existing_code_gets_its_validity_and_face_brought_in_line(client, mocked):
