@@ -4,7 +4,9 @@ import json
 import logging
 import socket
 import threading
+import time
 import traceback
+import uuid
 import warnings
 from contextlib import contextmanager
 
@@ -671,3 +673,46 @@ def test_client_for_uses_a_client_put_there_by_hand(app):
     fake = object()
     app.extensions["hikcentral"] = fake
     assert client_for(app) is fake
+
+
+def _hammer(client, threads, calls_each):
+    errors, lock = [], threading.Lock()
+
+    def work():
+        for _ in range(calls_each):
+            try:
+                client.call(VERSION, retry=False)
+            except RateLimitedError as err:
+                with lock:
+                    errors.append(err)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    return errors
+
+
+@pytest.mark.slow
+def test_a_server_enforcing_the_same_limit_never_answers_429(sim, simulator_server, redis_conn):
+    from portal.hikvision.ratelimit import SharedRateLimiter
+
+    sim.configure(rate_limit=[5, 0.5])
+    limiter = SharedRateLimiter(redis_conn, f"test:e2e:{uuid.uuid4().hex}", 5, 0.5)
+    server = (simulator_server.url, simulator_server.app_key, simulator_server.app_secret)
+    unlimited = HikCentralClient(*server)
+    limited = HikCentralClient(*server, limiter=limiter)
+    try:
+        assert _hammer(unlimited, 4, 5), "without the limiter the server must refuse some"
+        time.sleep(0.6)  # the server's bucket refills
+        before = sim.stats()["rate_limited"]
+        started = time.monotonic()
+        assert _hammer(limited, 4, 5) == []
+        assert sim.stats()["rate_limited"] == before
+        assert time.monotonic() - started >= 1.5  # 20 calls at 10/s, a burst of 2
+    finally:
+        sim.configure(rate_limit=None)
+        limiter.delete()
+        unlimited.close()
+        limited.close()
