@@ -15,6 +15,8 @@ from portal.models import utcnow
 
 log = logging.getLogger(__name__)
 
+# Ids of our periodic jobs start with this (RQ ids allow letters, digits, "_" and "-").
+PREFIX = "gatehouse-"
 # The scheduler never sleeps longer than this between two looks at its schedule.
 MAX_SCHEDULER_INTERVAL = 60
 
@@ -31,9 +33,9 @@ class PeriodicJob:
 def periodic_jobs(config):
     """The periodic jobs this configuration runs."""
     return [
-        PeriodicJob("gatehouse:expire_visits", "jobs.access.expire_visits", 60, "default", 300),
+        PeriodicJob("gatehouse-expire_visits", "jobs.access.expire_visits", 60, "default", 300),
         # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
-        # PeriodicJob("gatehouse:monitor_passages", "jobs.passages.monitor_passages",
+        # PeriodicJob("gatehouse-monitor_passages", "jobs.passages.monitor_passages",
         #             config["PASSAGE_POLL_SECONDS"], "high"),
     ]
 
@@ -68,8 +70,8 @@ def register_periodic_jobs(scheduler, config):
     """Register every periodic job once; returns {job id: "kept" | "registered"}."""
     outcome = {}
     wanted = {p.id for p in periodic_jobs(config)}
-    for job in scheduler.get_jobs():
-        if job.id.startswith("gatehouse:") and job.id not in wanted:
+    for job in list(scheduler.get_jobs()):
+        if job.id.startswith(PREFIX) and job.id not in wanted:
             scheduler.cancel(job)  # a periodic job this version no longer runs
     for periodic in periodic_jobs(config):
         if _unchanged(scheduler, periodic):

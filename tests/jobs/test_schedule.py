@@ -1,0 +1,42 @@
+"""Periodic jobs: idempotent registration with rq-scheduler, scheduler interval."""
+
+from rq import Queue
+from rq_scheduler import Scheduler
+
+from jobs import schedule
+
+
+def test_registration_is_idempotent(app, redis_conn):
+    scheduler = Scheduler(connection=redis_conn, interval=5)
+    first = schedule.register_periodic_jobs(scheduler, app.config)
+    assert first == {"gatehouse-expire_visits": "registered"}
+    second = schedule.register_periodic_jobs(scheduler, app.config)
+    assert second == {"gatehouse-expire_visits": "kept"}
+    jobs = list(scheduler.get_jobs())
+    assert [j.id for j in jobs] == ["gatehouse-expire_visits"]
+    assert jobs[0].func_name == "jobs.access.expire_visits"
+    assert jobs[0].meta["interval"] == 60
+
+
+def test_stale_periodic_jobs_are_replaced(app, redis_conn):
+    scheduler = Scheduler(connection=redis_conn, interval=5)
+    from portal.models import utcnow
+
+    scheduler.schedule(
+        utcnow(), "jobs.access.expire_visits", interval=3600, id="gatehouse-expire_visits"
+    )
+    scheduler.schedule(utcnow(), "jobs.old.gone", interval=60, id="gatehouse-old_job")
+    outcome = schedule.register_periodic_jobs(scheduler, app.config)
+    assert outcome == {"gatehouse-expire_visits": "registered"}
+    assert [j.id for j in scheduler.get_jobs()] == ["gatehouse-expire_visits"]
+    assert list(scheduler.get_jobs())[0].meta["interval"] == 60
+
+
+def test_scheduler_enqueues_due_sweep(app, redis_conn):
+    schedule.run_scheduler(redis_conn, app.config, burst=True)
+    assert Queue("default", connection=redis_conn).job_ids == ["gatehouse-expire_visits"]
+
+
+def test_scheduler_interval_follows_shortest_period(app):
+    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 30}) == 30
+    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 300}) == 60
