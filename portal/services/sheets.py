@@ -1,0 +1,42 @@
+"""Guest sheets for event imports: read, validate, export (pure functions, no HTTP, no DB).
+
+    with read_sheet(upload.stream, upload.filename) as sheet:
+        report = validate_rows(sheet, event_window=(event.starts_at, event.ends_at),
+                               existing_keys=keys, photos=archive, now=utcnow(),
+                               timezone=app.config["TIMEZONE"])
+
+``SheetError`` (a file that cannot be read at all) and ``PhotoArchiveError`` (a photo ZIP that
+cannot be used) carry a ``message`` for the organizer; everything row by row is in the report.
+"""
+
+from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
+from portal.services.sheet_export import csv_safe, errors_csv, template_csv, template_xlsx
+from portal.services.sheet_headers import FIELDS, match_header
+from portal.services.sheet_reader import SheetError, SheetReader, SheetRow, read_sheet
+from portal.services.sheet_validate import (
+    MAX_ROWS,
+    GuestRow,
+    ValidationReport,
+    validate_rows,
+)
+from portal.services.sheet_values import dedupe_keys
+
+__all__ = [
+    "FIELDS",
+    "MAX_ROWS",
+    "GuestRow",
+    "PhotoArchive",
+    "PhotoArchiveError",
+    "SheetError",
+    "SheetReader",
+    "SheetRow",
+    "ValidationReport",
+    "csv_safe",
+    "dedupe_keys",
+    "errors_csv",
+    "match_header",
+    "read_sheet",
+    "template_csv",
+    "template_xlsx",
+    "validate_rows",
+]
