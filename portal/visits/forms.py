@@ -73,10 +73,6 @@ class RetryForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
-    """A form with only the CSRF token, for POST buttons (cancel, re-apply)."""
-
-
 def default_window(now_local):
     """Today's working hours, or from now (rounded up to 15 minutes) when that is later."""
     start = now_local.replace(hour=WORKDAY[0], minute=0, second=0, microsecond=0)

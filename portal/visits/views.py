@@ -22,7 +22,7 @@ from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
 from portal.queue import QueueUnavailable
 from portal.services import visits as visit_service
-from portal.visits.forms import ActionForm, RetryForm, VisitForm, WindowForm, default_window
+from portal.visits.forms import RetryForm, VisitForm, WindowForm, default_window
 
 bp = Blueprint("visits", __name__)
 
@@ -179,7 +179,6 @@ def render_visit(visit, *, window_form=None, retry_form=None, status=200):
         and bool(visit.hik_person_id),
         window_form=window_form,
         retry_form=retry_form or RetryForm(formdata=None),
-        action_form=ActionForm(formdata=None),
     )
     return page, status
 
@@ -287,8 +286,10 @@ def upload_too_large(error):
             "Nothing was saved: the upload was too large. Please fill in the form again.", "error"
         )
         return render_template("visits/new.html", form=form), 413
+    visit = None
     if request.endpoint == "visits.retry" and current_user.is_authenticated:
-        visit = load_changeable(request.view_args["visit_id"])
+        visit = db.session.get(Visit, request.view_args["visit_id"])
+    if visit is not None and visit_service.can_change(current_user, visit):
         form = RetryForm(formdata=None)
         form.photo.errors = [message]
         return render_visit(visit, retry_form=form, status=413)

@@ -233,7 +233,7 @@ def test_visit_page_shows_state_history_and_actions(host_client, host_user, acce
     assert "badge-failed" in html
     assert f'action="/visits/{visit.id}/retry"' in html
     assert f'action="/visits/{visit.id}/cancel"' in html and "data-confirm=" in html
-    assert f'src="/visits/{visit.id}/photo"' not in html  # factory guests have no sha recorded
+    assert f'src="/visits/{visit.id}/photo"' in html
 
 
 def test_delivery_failure_offers_reapply(host_client, host_user, access_level):
@@ -272,13 +272,16 @@ def test_job_progress_polls_the_jobs_json_when_it_exists(
 
 
 def test_photo_is_private_and_not_cached(host_client, host_user, access_level, db):
-    guest = make_guest(photo_sha256="x" * 64)
+    guest = make_guest()
     visit = make_visit(host_user, access_level, guest=guest)
     response = host_client.get(f"/visits/{visit.id}/photo")
     assert response.status_code == 200
     assert response.mimetype == "image/jpeg"
     assert response.headers["Cache-Control"] == "private, no-store"
     assert response.data == guest.photo
+    no_photo = make_visit(host_user, access_level, guest=make_guest(photo=False))
+    assert host_client.get(f"/visits/{no_photo.id}/photo").status_code == 404
+    assert "No photo." in host_client.get(f"/visits/{no_photo.id}").get_data(as_text=True)
 
 
 def test_cancel_with_csrf(host_client, host_user, access_level, db):
@@ -464,3 +467,14 @@ def test_no_hikcentral_call_on_list_or_page(
     host_client.get(f"/visits/{visit.id}")
     assert no_hikcentral_calls == []
     assert utcnow()  # the clock is real: nothing here depends on a frozen time
+
+
+def test_default_window_is_working_hours_or_from_now():
+    from portal.visits.forms import default_window
+
+    morning = datetime(2030, 5, 6, 7, 40, tzinfo=ZONE)
+    assert default_window(morning) == (datetime(2030, 5, 6, 9, 0), datetime(2030, 5, 6, 18, 0))
+    midday = datetime(2030, 5, 6, 11, 7, tzinfo=ZONE)
+    assert default_window(midday) == (datetime(2030, 5, 6, 11, 15), datetime(2030, 5, 6, 18, 0))
+    evening = datetime(2030, 5, 6, 17, 20, tzinfo=ZONE)
+    assert default_window(evening) == (datetime(2030, 5, 6, 17, 30), datetime(2030, 5, 6, 19, 30))
