@@ -231,3 +231,24 @@ def test_change_window_then_revoke(app, db, sim, work, host_user, level):
     again = enqueue("jobs.enroll.revoke_visit", visit.id, kind="revoke_visit")
     work()
     assert reload(db, JobRecord, again.id).state == "finished"
+
+
+def test_registered_visit_is_enrolled_by_the_worker(app, db, sim, work, host_user, level):
+    from portal.services.visits import register_visit
+
+    start = datetime.now(app.config["TIMEZONE"]) + timedelta(hours=2)
+    visit = register_visit(
+        host_user,
+        full_name="Grace Hopper",
+        starts_at=start,
+        ends_at=start + timedelta(hours=3),
+        access_level=level,
+        photo=face_jpeg(),
+    )
+    record = db.session.query(JobRecord).filter_by(subject_id=visit.id).one()
+    assert (record.kind, record.state) == ("enroll_visit", "queued")
+    work()
+    visit = reload(db, Visit, visit.id)
+    assert visit.state == "enrolled"
+    assert [h.state for h in visit.history] == ["pending", "enrolling", "enrolled"]
+    assert sim.person(visit.person_code)["has_face"] is True
