@@ -2,6 +2,8 @@
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from portal.extensions import db
 from portal.models import JobRecord
@@ -14,7 +16,9 @@ def test_healthz_ok_without_login(anon_client):
 
 
 def test_healthz_degraded_when_redis_is_down(app, anon_client):
-    app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    app.extensions["redis"] = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
     response = anon_client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "degraded", "database": True, "redis": False}
