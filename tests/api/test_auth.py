@@ -33,6 +33,8 @@ def test_good_token_authenticates(api, host_headers, access_level):
     response = api.get(URL, headers=host_headers)
     assert response.status_code == 200
     assert response.get_json()["items"][0]["name"] == access_level.name
+    # A token call starts no session: there is no cookie a browser could replay.
+    assert "Set-Cookie" not in response.headers
 
 
 def test_scheme_is_case_insensitive(api, host_user, access_level):
