@@ -99,3 +99,16 @@ def test_a_failed_read_changes_nothing(app, db, monkeypatch):
         sync_access_levels_and_doors(client=object())
     db.session.rollback()
     assert db.session.query(AccessLevel).one().active is True
+
+
+def test_sync_against_the_simulator(app, db, sim):
+    from portal import hikvision
+
+    client = hikvision.client_for(app)
+    counts = sync_access_levels_and_doors(client)
+    assert counts["access_levels"]["created"] == 3 and counts["doors"]["created"] == 4
+    names = {d.name: d.direction for d in db.session.query(Door)}
+    assert sorted(names.values()) == ["entry", "entry", "exit", "exit"]
+    assert all(level.active for level in db.session.query(AccessLevel))
+    again = sync_access_levels_and_doors(client)
+    assert again["access_levels"]["unchanged"] == 3 and again["doors"]["unchanged"] == 4
