@@ -51,19 +51,6 @@ class VisitForm(WindowForm):
         description="A clear, front-facing photo. On a phone this opens the camera.",
     )
 
-    # Order of the fields on the page.
-    FIELDS = (
-        "full_name",
-        "email",
-        "phone",
-        "company",
-        "starts_at",
-        "ends_at",
-        "purpose",
-        "access_level",
-        "photo",
-    )
-
 
 class RetryForm(FlaskForm):
     photo = FileField(

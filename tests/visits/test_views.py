@@ -146,6 +146,7 @@ BAD_FORMS = [
         "A visit can last at most 14 days.",
     ),
     ({"starts_at": "tomorrow-ish"}, "starts_at", "Not a valid datetime value."),
+    ({"ends_at": ""}, "ends_at", "Enter when the visit ends."),
     ({"access_level": "424242"}, "access_level", "Choose an access level from the list."),
     ({"access_level": "abc"}, "access_level", "Choose an access level from the list."),
     (
