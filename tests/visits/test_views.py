@@ -267,9 +267,9 @@ def test_job_progress_polls_the_jobs_json_when_it_exists(
     if "jobs_ui.job_json" in app.view_functions:
         with app.test_request_context():
             url = url_for("jobs_ui.job_json", job_id=record.id)
-        assert f'data-poll-url="{url}"' in html
+        assert f'data-json-url="{url}"' in html and "job-progress.js" in html
     else:
-        assert "data-poll-url" not in html
+        assert "data-json-url" not in html
 
 
 def test_photo_is_private_and_not_cached(host_client, host_user, access_level, db):
