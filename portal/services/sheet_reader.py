@@ -135,8 +135,11 @@ class SheetReader:
                 if len(seen) >= HEADER_SEARCH_ROWS:
                     break
         if not seen:
-            where = f"The sheet {self.sheet_name!r}" if self.sheet_name else "The file"
-            raise SheetError(f"{where} is empty: it has no rows.")
+            if not self.sheet_name:
+                raise SheetError("The file is empty: it has no rows.")
+            others = ", ".join(repr(n) for n in self.sheet_names if n != self.sheet_name)
+            hint = f" The workbook's other sheets: {others}." if others else ""
+            raise SheetError(f"The sheet {self.sheet_name!r} is empty: it has no rows.{hint}")
         mapped, after = find_header(seen)
         if mapped is None:
             raise SheetError(

@@ -5,8 +5,10 @@
                                existing_keys=keys, photos=archive, now=utcnow(),
                                timezone=app.config["TIMEZONE"])
 
-``SheetError`` (a file that cannot be read at all) and ``PhotoArchiveError`` (a photo ZIP that
-cannot be used) carry a ``message`` for the organizer; everything row by row is in the report.
+``existing_keys`` are the ``dedupe_keys(full_name, email, phone)`` of the guests already
+registered for the event. ``SheetError`` (a file that cannot be read at all, raised by
+``read_sheet`` or while iterating its rows) and ``PhotoArchiveError`` (a photo ZIP that cannot be
+used) carry a ``message`` for the organizer; everything row by row is in the report.
 """
 
 from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
@@ -17,6 +19,7 @@ from portal.services.sheet_validate import (
     MAX_ROWS,
     GuestRow,
     ValidationReport,
+    quick_photo_check,
     validate_rows,
 )
 from portal.services.sheet_values import dedupe_keys
@@ -35,6 +38,7 @@ __all__ = [
     "dedupe_keys",
     "errors_csv",
     "match_header",
+    "quick_photo_check",
     "read_sheet",
     "template_csv",
     "template_xlsx",

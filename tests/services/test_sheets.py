@@ -1,6 +1,7 @@
 """Guest sheets: reading CSV/XLSX as organizers really send them, and validating every row."""
 
 import io
+import json
 import os
 import tracemalloc
 import zipfile
@@ -8,15 +9,18 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
+from portal.bench.imports import import_
 from portal.services import sheet_reader
 from portal.services.photo_archive import PhotoArchive
-from portal.services.photos import normalize_photo
+from portal.services.photos import PhotoError, normalize_photo
 from portal.services.sheets import (
     GuestRow,
     SheetError,
     dedupe_keys,
     errors_csv,
+    quick_photo_check,
     read_sheet,
     template_csv,
     template_xlsx,
@@ -176,6 +180,9 @@ def test_empty_file(data):
 def test_workbook_with_an_empty_sheet():
     with pytest.raises(SheetError, match="The sheet 'Sheet1' is empty"):
         read_sheet(xlsx_bytes([]), "guests.xlsx")
+    data = xlsx_bytes(sheets={"Лист1": [], "Гости": [["ФИО"], ["Ann Lee"]]})
+    with pytest.raises(SheetError, match="The workbook's other sheets: 'Гости'"):
+        read_sheet(data, "guests.xlsx")
 
 
 @pytest.mark.parametrize(
@@ -680,3 +687,39 @@ def test_date_only_values_for_both_ends():
         msk(2026, 6, 11, 0, 0),
         msk(2026, 6, 11, 23, 59),
     )
+
+
+def test_quick_photo_check_refuses_what_normalize_photo_refuses():
+    good = photo((600, 800))
+    quick_photo_check(good)
+    for data, message in (
+        (good[: len(good) // 2], "damaged or incomplete"),
+        (photo((120, 150)), "too small"),
+        (b"GIF89a not really", "not an image"),
+        (b"", "empty"),
+    ):
+        with pytest.raises(PhotoError, match=message):
+            quick_photo_check(data)
+        with pytest.raises(PhotoError, match=message):
+            normalize_photo(data)
+
+
+def test_validation_can_use_the_quick_photo_check():
+    good = photo((600, 800))
+    archive = PhotoArchive(zip_bytes({"a.jpg": good, "b.jpg": good[:2000]}))
+    rows = [["Name", "Photo"], ["Ann Lee", "a.jpg"], ["Bob Ray", "b.jpg"]]
+    report = check(csv_bytes(rows), photos=archive, photo_check=quick_photo_check)
+    assert [g.photo_name for g in report.rows] == ["a.jpg"]
+    assert messages(report) == [
+        (3, "Photo", "b.jpg: The photo is damaged or incomplete: upload it again."),
+    ]
+
+
+def test_bench_import_validate_prints_one_json_object():
+    result = CliRunner().invoke(import_, ["--validate-rows", "300"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["rows"], data["rows_valid"], data["rows_invalid"]) == (300, 297, 3)
+    assert data["seconds"] > 0 and data["peak_rss_mb"] > 0
+    refused = CliRunner().invoke(import_, ["--guests", "10"])
+    assert refused.exit_code != 0 and "not built yet" in refused.output
