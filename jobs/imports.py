@@ -1,0 +1,27 @@
+"""RQ entry point for an event's guest list: load the import by id, call the imports service."""
+
+from flask import current_app
+
+from jobs import job, report_progress
+from portal.hikvision import client_for
+from portal.hikvision.errors import HikvisionError
+from portal.services import enrollment, imports
+from portal.services.jobs import JobFailure
+
+
+def _give_up(import_id, *, error):
+    """The last attempt failed: guests still waiting end failed and can be retried."""
+    if isinstance(error, JobFailure):
+        return
+    guest_import = imports.load_import(import_id)
+    transient = isinstance(error, HikvisionError) and error.transient
+    imports.give_up(
+        guest_import, enrollment.HIKCENTRAL_DOWN if transient else enrollment.UNEXPECTED
+    )
+
+
+@job(on_give_up=_give_up)
+def enroll_import(import_id):
+    """Enroll every guest of the confirmed import on HikCentral."""
+    guest_import = imports.load_import(import_id)
+    return imports.enroll_import(guest_import, client_for(current_app), report=report_progress)

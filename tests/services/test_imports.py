@@ -1,0 +1,288 @@
+"""Guest imports: staging (validation, nothing written on bad files), confirm, retry, purge."""
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from sqlalchemy import func, select, text
+
+from portal import queue
+from portal.extensions import db
+from portal.models import Guest, GuestImport, JobRecord, Visit
+from portal.services import imports
+from portal.services.imports import ImportFileError, ImportStateError
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    sheet,
+    upload,
+)
+from tests.fixtures.sheets import xlsx_bytes, zip_bomb, zip_bytes
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
+
+
+@pytest.fixture
+def event(app, organizer_user, access_level):
+    return make_event(organizer_user, access_level)
+
+
+def count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def stored_files(app):
+    root = Path(app.config["IMPORT_FILES_DIR"])
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def stage(event, user, rows, *, photos=None, filename="guests.csv"):
+    photos_file = upload(photos, "photos.zip") if photos is not None else None
+    return imports.stage_import(event, user, upload(sheet(rows), filename), photos_file)
+
+
+def test_stage_keeps_valid_rows_and_every_error_by_row_and_column(app, event, organizer_user):
+    rows = guest_rows(3)
+    rows[1][1] = "not-an-email"
+    rows.append(["", "x@example.com", "", "", ""])
+    guest_import = stage(event, organizer_user, rows)
+
+    assert guest_import.state == "validated"
+    assert (guest_import.rows_total, guest_import.rows_valid, guest_import.rows_invalid) == (
+        4,
+        2,
+        2,
+    )
+    by_row = {e["row"]: e for e in guest_import.errors}
+    assert by_row[3]["column"] == "email"
+    assert "not a valid e-mail" in by_row[3]["message"]
+    assert by_row[5]["column"] == "full_name"
+    assert [r["full_name"] for r in guest_import.valid_rows] == [
+        "Guest Number0 Tester",
+        "Guest Number2 Tester",
+    ]
+    # JSON-safe: ISO times, no bytes; the default window is the event's.
+    json.dumps(guest_import.valid_rows)
+    first = imports.preview_rows(guest_import)[0]
+    assert (first.starts_at, first.ends_at) == (event.starts_at, event.ends_at)
+    assert count(Visit) == 0 and count(Guest) == 0
+
+
+def test_stage_keeps_the_photo_archive_privately(app, event, organizer_user):
+    names = ["g0.jpg", "g1.jpg"]
+    guest_import = stage(
+        event, organizer_user, guest_rows(2, with_photos=True), photos=photos_zip(names)
+    )
+    assert guest_import.rows_valid == 2
+    assert [r["photo_name"] for r in guest_import.valid_rows] == names
+    path = Path(guest_import.photos_path)
+    assert path.is_file() and path.name == "photos.zip"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.parent.parent == Path(app.config["IMPORT_FILES_DIR"])
+
+
+def test_a_missing_photo_is_a_row_error_and_an_unused_archive_is_not_kept(
+    app, event, organizer_user
+):
+    rows = guest_rows(1, with_photos=True)
+    guest_import = stage(event, organizer_user, rows, photos=photos_zip(["other.jpg"]))
+    assert guest_import.rows_valid == 0
+    [error] = guest_import.errors
+    assert (error["row"], error["column"]) == (2, "photo")
+    assert "not in the photo archive" in error["message"]
+    assert guest_import.photos_path is None
+    assert stored_files(app) == []
+
+
+BAD_FILES = [
+    (b"", "guests.csv", "file", "empty"),
+    (b"full_name\nAda Lovelace\n", "guests.pdf", "file", "upload a CSV or .xlsx"),
+    (b"%PDF-1.4 something", "guests.csv", "file", "PDF"),
+    (b"PK\x03\x04 broken workbook", "guests.xlsx", "file", "damaged"),
+    (xlsx_bytes([["Notes", "City"], ["a", "b"]]), "guests.xlsx", "file", "guest's name"),
+    (b"email;phone\nx@example.com;+7 900 0000000\n", "guests.csv", "file", "name column"),
+    (b"whatever", "guests.xls", "file", "old-format Excel"),
+]
+
+
+@pytest.mark.parametrize(("data", "filename", "field", "words"), BAD_FILES)
+def test_bad_sheets_are_refused_with_a_sentence_and_nothing_written(
+    app, event, organizer_user, data, filename, field, words
+):
+    with pytest.raises(ImportFileError) as caught:
+        imports.stage_import(event, organizer_user, upload(data, filename))
+    assert caught.value.field == field
+    assert words.lower() in caught.value.message.lower()
+    assert count(GuestImport) == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize(
+    ("archive", "words"),
+    [
+        (b"", "empty"),
+        (b"PK\x03\x04 not really a zip", "not a valid ZIP"),
+        (b"just text", "not a valid ZIP"),
+        (zip_bomb(), "ZIP bomb"),
+    ],
+)
+def test_bad_photo_archives_are_refused_and_not_kept(app, event, organizer_user, archive, words):
+    with pytest.raises(ImportFileError) as caught:
+        stage(event, organizer_user, guest_rows(1, with_photos=True), photos=archive)
+    assert caught.value.field == "photos"
+    assert words.lower() in caught.value.message.lower()
+    assert count(GuestImport) == 0
+    assert stored_files(app) == []
+
+
+def test_no_sheet_at_all(app, event, organizer_user):
+    with pytest.raises(ImportFileError, match="Choose a guest sheet"):
+        imports.stage_import(event, organizer_user, None)
+
+
+def test_confirm_writes_every_visit_then_enqueues_after_the_commit(
+    app, event, organizer_user, monkeypatch, redis_conn
+):
+    guest_import = stage(
+        event,
+        organizer_user,
+        guest_rows(3, with_photos=True),
+        photos=photos_zip(["g0.jpg", "g1.jpg", "g2.jpg"]),
+    )
+    seen = {}
+    real_enqueue = queue.enqueue
+
+    def watching_enqueue(*args, **kwargs):
+        # What another connection (a fast worker) sees at the moment of the enqueue.
+        with db.engine.connect() as other:
+            seen["visits"] = other.execute(text("select count(*) from visits")).scalar()
+        return real_enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "enqueue", watching_enqueue)
+    record = imports.confirm_import(guest_import, organizer_user)
+
+    assert seen["visits"] == 3
+    assert record.kind == "enroll_import"
+    assert (record.subject_type, record.subject_id) == ("import", guest_import.id)
+    assert record.call["func"] == "jobs.imports.enroll_import"
+    assert Queue("default", connection=redis_conn).job_ids == [record.rq_job_id]
+    db.session.expire_all()
+    guest_import = db.session.get(GuestImport, guest_import.id)
+    assert guest_import.state == "confirmed"
+    assert guest_import.job_id == record.id
+    visits = db.session.scalars(select(Visit).order_by(Visit.id)).all()
+    assert {v.state for v in visits} == {"pending"}
+    for visit in visits:
+        assert visit.import_id == guest_import.id
+        assert visit.event_id == event.id
+        assert visit.host_id == organizer_user.id
+        assert visit.access_level_id == event.access_level_id
+        assert (visit.starts_at, visit.ends_at) == (event.starts_at, event.ends_at)
+        assert visit.guest_key and visit.guest.photo.startswith(b"\xff\xd8")
+        assert visit.history[0].reason == "Imported from guests.csv."
+    # The photos live in the guests now; the uploaded archive is gone.
+    assert guest_import.photos_path is None
+    assert stored_files(app) == []
+
+
+def test_confirm_is_one_transaction(app, event, organizer_user, monkeypatch, redis_conn):
+    guest_import = stage(
+        event,
+        organizer_user,
+        guest_rows(3, with_photos=True),
+        photos=photos_zip(["g0.jpg", "g1.jpg", "g2.jpg"]),
+    )
+    calls = []
+    real = imports.normalize_photo
+
+    def breaks_on_third(data):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk on fire")
+        return real(data)
+
+    monkeypatch.setattr(imports, "normalize_photo", breaks_on_third)
+    with pytest.raises(RuntimeError):
+        imports.confirm_import(guest_import, organizer_user)
+    assert count(Visit) == 0 and count(Guest) == 0 and count(JobRecord) == 0
+    assert db.session.get(GuestImport, guest_import.id).state == "validated"
+
+
+def test_confirming_twice_is_refused(app, event, organizer_user, redis_conn):
+    guest_import = stage(event, organizer_user, guest_rows(2))
+    imports.confirm_import(guest_import, organizer_user)
+    with pytest.raises(ImportStateError, match="already confirmed"):
+        imports.confirm_import(guest_import, organizer_user)
+    assert count(Visit) == 2 and count(JobRecord) == 1
+
+
+def test_a_list_without_valid_rows_cannot_be_confirmed(app, event, organizer_user):
+    guest_import = stage(event, organizer_user, [["", "a@example.com", "", "", ""]])
+    with pytest.raises(ImportStateError, match="no valid rows"):
+        imports.confirm_import(guest_import, organizer_user)
+
+
+def test_uploading_the_same_sheet_again_adds_no_duplicates(app, event, organizer_user, redis_conn):
+    rows = guest_rows(4)
+    first = stage(event, organizer_user, rows)
+    second = stage(event, organizer_user, rows)  # staged before the first was confirmed
+    imports.confirm_import(first, organizer_user)
+    imports.confirm_import(second, organizer_user)
+    assert count(Visit) == 4 and count(Guest) == 4
+
+    third = stage(event, organizer_user, [*rows, *guest_rows(1, start=10)])
+    assert third.rows_valid == 1
+    assert sum("Already registered" in e["message"] for e in third.errors) == 4
+    # The same guest written differently (case, phone as 8...) is still the same guest.
+    again = stage(event, organizer_user, [["guest number0 TESTER", "", "8 900 0000000", "", ""]])
+    assert again.rows_valid == 0
+    assert "Already registered" in again.errors[0]["message"]
+
+
+def test_retry_failed_puts_failed_guests_back_and_enqueues(app, event, organizer_user, redis_conn):
+    guest_import = stage(event, organizer_user, guest_rows(2))
+    first_job = imports.confirm_import(guest_import, organizer_user)
+    with pytest.raises(ImportStateError, match="still running"):
+        imports.retry_failed(guest_import, organizer_user)
+    first_job.state = "finished"
+    visit = db.session.scalars(select(Visit)).first()
+    visit.state = "failed"
+    visit.state_reason = "HikCentral refused the photo."
+    db.session.commit()
+
+    record = imports.retry_failed(guest_import, organizer_user)
+    assert record.id != first_job.id and guest_import.job_id == record.id
+    assert db.session.get(Visit, visit.id).state == "pending"
+    assert guest_import.state == "confirmed"
+
+
+def test_retry_without_failures_is_refused(app, event, organizer_user, redis_conn):
+    guest_import = stage(event, organizer_user, guest_rows(1))
+    record = imports.confirm_import(guest_import, organizer_user)
+    record.state = "finished"
+    db.session.execute(text("update visits set state = 'enrolled'"))
+    db.session.commit()
+    with pytest.raises(ImportStateError, match="No guest"):
+        imports.retry_failed(guest_import, organizer_user)
+
+
+def test_chunks_start_small_and_grow():
+    sizes = [len(c) for c in imports._chunks(list(range(1000)), 20, 200)]
+    assert sizes[:4] == [20, 40, 80, 160] and max(sizes) == 200 and sum(sizes) == 1000
+
+
+def test_purge_only_deletes_our_own_folder(app, event, organizer_user, tmp_path):
+    outside = tmp_path / "elsewhere" / "photos.zip"
+    outside.parent.mkdir()
+    outside.write_bytes(zip_bytes({"a.jpg": b"x"}))
+    guest_import = stage(event, organizer_user, guest_rows(1))
+    guest_import.photos_path = str(outside)
+    assert imports.purge_import_files(guest_import) is True
+    assert outside.exists() and guest_import.photos_path is None
