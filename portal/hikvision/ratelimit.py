@@ -107,7 +107,7 @@ class SharedRateLimiter:
         max_in_flight=10,
         max_wait=30.0,
         burst=None,
-        safety=0.04,
+        safety=0.05,
         lease_seconds=60.0,
         sleep=time.sleep,
         clock=time.monotonic,
