@@ -1,5 +1,6 @@
 """Guest sheet cell values: text, names, phones, e-mails, dates and the duplicate keys."""
 
+import hashlib
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -7,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
 PHONE_DIGITS = (7, 15)
+MAX_KEY_LENGTH = 200  # duplicate keys are stored (Visit.guest_key): keep them short
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -110,7 +112,14 @@ def dedupe_keys(full_name, email=None, phone=None) -> tuple[str, ...]:
         keys.append(f"{name}|p:{digits}")
     if not keys:
         keys.append(f"{name}|")
-    return tuple(keys)
+    return tuple(_bounded(key) for key in keys)
+
+
+def _bounded(key):
+    """Keys fit a short indexed column: a very long one is replaced by its hash."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def parse_when(value, zone: tzinfo, day: date) -> tuple[datetime, bool] | None:

@@ -723,3 +723,12 @@ def test_bench_import_validate_prints_one_json_object():
     assert data["seconds"] > 0 and data["peak_rss_mb"] > 0
     refused = CliRunner().invoke(import_, ["--guests", "10"])
     assert refused.exit_code != 0 and "not built yet" in refused.output
+
+
+def test_dedupe_keys_stay_short_and_stable():
+    long_name, email = "Анна " + "Оченьдлиннаяфамилия" * 10, "a" * 60 + "@example.com"
+    keys = dedupe_keys(long_name, email, "+7 999 000-11-22")
+    assert all(len(key) <= 200 for key in keys)
+    assert keys[0].startswith("sha256:") and keys[1].startswith("sha256:")
+    assert keys == dedupe_keys(long_name.upper(), email.upper(), "8 (999) 000 11 22")
+    assert dedupe_keys("Ann Lee", None, None) == ("ann lee|",)
