@@ -106,3 +106,6 @@ def show(event_id):
         counts=event_service.guest_counts([event.id])[event.id],
         imports=event_service.event_imports(event),
     )
+
+
+from portal.events import imports  # noqa: E402,F401  (registers the import routes)

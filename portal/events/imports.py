@@ -1,0 +1,160 @@
+"""Guest list import pages on the events blueprint: upload, preview, confirm, progress, retry."""
+
+import math
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.auth.roles import role_required
+from portal.events.views import bp, load_event
+from portal.extensions import db
+from portal.models import GuestImport, Role
+from portal.queue import QueueUnavailable
+from portal.services import events as event_service
+from portal.services import imports as import_service
+from portal.services.sheets import errors_csv, template_csv, template_xlsx
+
+ERRORS_PER_PAGE = 100
+FAILED_SHOWN = 200
+TEMPLATE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class ListPage:
+    """One page of a list, shaped like Flask-SQLAlchemy's Pagination for the macro."""
+
+    def __init__(self, items, page, per_page):
+        self.total = len(items)
+        self.per_page = per_page
+        self.pages = max(1, math.ceil(self.total / per_page))
+        self.page = min(max(page, 1), self.pages)
+        start = (self.page - 1) * per_page
+        self.items = items[start : start + per_page]
+        self.first = start + 1 if self.items else 0
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+    def iter_pages(self, left_edge=1, left_current=2, right_current=2, right_edge=1):
+        last = 0
+        for number in range(1, self.pages + 1):
+            near = self.page - left_current <= number <= self.page + right_current
+            if number <= left_edge or number > self.pages - right_edge or near:
+                if last + 1 != number:
+                    yield None
+                yield number
+                last = number
+
+
+def load_import(import_id):
+    """The import if the current user may manage its event; 404 otherwise."""
+    guest_import = db.get_or_404(GuestImport, import_id)
+    if not event_service.can_manage(current_user, guest_import.event):
+        abort(404)
+    return guest_import
+
+
+@bp.post("/events/<int:event_id>/imports")
+@role_required(Role.ORGANIZER)
+def upload_import(event_id):
+    event = load_event(event_id)
+    sheet = request.files.get("file")
+    photos = request.files.get("photos")
+    try:
+        guest_import = import_service.stage_import(event, current_user, sheet, photos)
+    except import_service.ImportFileError as error:
+        flash(error.message, "error")
+        return redirect(url_for("events.show", event_id=event.id))
+    for warning in getattr(guest_import, "warnings", []):
+        flash(warning, "warning")
+    return redirect(url_for("events.show_import", import_id=guest_import.id))
+
+
+@bp.get("/imports/<int:import_id>")
+@role_required(Role.ORGANIZER)
+def show_import(import_id):
+    guest_import = load_import(import_id)
+    page = ListPage(
+        guest_import.errors or [], request.args.get("page", 1, type=int), ERRORS_PER_PAGE
+    )
+    job = import_service.import_job(guest_import)
+    failed = db.session.scalars(
+        import_service.failed_visits(guest_import).limit(FAILED_SHOWN)
+    ).all()
+    counts = import_service.state_counts(guest_import)
+    return render_template(
+        "events/import_show.html",
+        guest_import=guest_import,
+        event=guest_import.event,
+        preview=import_service.preview_rows(guest_import),
+        errors=page,
+        job=job,
+        failed=failed,
+        failed_count=counts.get("failed", 0),
+        counts=counts,
+        can_retry=(
+            guest_import.state != "validated"
+            and not import_service.is_running(guest_import)
+            and (counts.get("failed") or counts.get("pending") or counts.get("enrolling"))
+        ),
+    )
+
+
+@bp.get("/imports/<int:import_id>/errors.csv")
+@role_required(Role.ORGANIZER)
+def import_errors_csv(import_id):
+    guest_import = load_import(import_id)
+    return Response(
+        errors_csv(guest_import.errors or []),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="import-{guest_import.id}-errors.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/imports/<int:import_id>/confirm")
+@role_required(Role.ORGANIZER)
+def confirm_import(import_id):
+    guest_import = load_import(import_id)
+    try:
+        import_service.confirm_import(guest_import, current_user)
+    except import_service.ImportStateError as error:
+        flash(error.message, "warning")
+    except QueueUnavailable as error:
+        flash(f"The guests are saved, but enrollment could not start: {error}", "error")
+    else:
+        flash("Guest list confirmed: enrollment has started.", "success")
+    return redirect(url_for("events.show_import", import_id=import_id))
+
+
+@bp.post("/imports/<int:import_id>/retry")
+@role_required(Role.ORGANIZER)
+def retry_import(import_id):
+    guest_import = load_import(import_id)
+    try:
+        import_service.retry_failed(guest_import, current_user)
+    except import_service.ImportStateError as error:
+        flash(error.message, "warning")
+    except QueueUnavailable as error:
+        flash(str(error), "error")
+    else:
+        flash("Enrollment of the remaining guests has started again.", "success")
+    return redirect(url_for("events.show_import", import_id=import_id))
+
+
+@bp.get("/imports/template.<fmt>")
+@role_required(Role.ORGANIZER)
+def import_template(fmt):
+    if fmt not in TEMPLATE_TYPES:
+        abort(404)
+    language = "ru" if request.args.get("lang") == "ru" else "en"
+    build = template_csv if fmt == "csv" else template_xlsx
+    data = build(language=language, timezone=current_app.config["TIMEZONE"])
+    return Response(
+        data,
+        mimetype=TEMPLATE_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="guests-template.{fmt}"'},
+    )
