@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.simulator",
     "tests.fixtures.factories",
+    "tests.fixtures.sheets",
 ]

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 664208bda850
+Revision ID: d1f744761421
 Revises: 
-Create Date: 2026-11-27 19:00:07.510885
+Create Date: 2026-11-27 19:16:24.836998
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models
 
 
 # revision identifiers, used by Alembic.
-revision = '664208bda850'
+revision = 'd1f744761421'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -101,6 +101,7 @@ def upgrade():
     sa.Column('created_at', portal.models.UTCDateTime(), nullable=False),
     sa.Column('started_at', portal.models.UTCDateTime(), nullable=True),
     sa.Column('ended_at', portal.models.UTCDateTime(), nullable=True),
+    sa.Column('call', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('rq_job_id')
@@ -118,6 +119,8 @@ def upgrade():
     sa.Column('rows_valid', sa.Integer(), nullable=False),
     sa.Column('rows_invalid', sa.Integer(), nullable=False),
     sa.Column('errors', sa.JSON(), nullable=False),
+    sa.Column('valid_rows', sa.JSON(), nullable=False),
+    sa.Column('photos_path', sa.String(length=500), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=True),
     sa.Column('created_at', portal.models.UTCDateTime(), nullable=False),
@@ -138,6 +141,7 @@ def upgrade():
     sa.Column('starts_at', portal.models.UTCDateTime(), nullable=False),
     sa.Column('ends_at', portal.models.UTCDateTime(), nullable=False),
     sa.Column('purpose', sa.String(length=500), nullable=True),
+    sa.Column('guest_key', sa.String(length=300), nullable=True),
     sa.Column('access_level_id', sa.Integer(), nullable=False),
     sa.Column('person_code', sa.String(length=32), nullable=False),
     sa.Column('hik_person_id', sa.String(length=64), nullable=True),
@@ -155,6 +159,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['host_id'], ['users.id'], ),
     sa.ForeignKeyConstraint(['import_id'], ['guest_imports.id'], ),
     sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_id', 'guest_key', name='uq_visits_event_guest_key'),
     sa.UniqueConstraint('person_code')
     )
     with op.batch_alter_table('visits', schema=None) as batch_op:
