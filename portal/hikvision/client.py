@@ -88,7 +88,8 @@ OUTCOMES = (
     (RateLimitedError, "rate_limited"),
     (UnavailableError, "unavailable"),
 )
-_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+# The detail is the outermost trailing bracket; it may hold brackets itself ("faces[0]...").
+_BRACKETED = re.compile(r"\[(.*)\]\s*$", re.DOTALL)
 
 
 class _Secret:
@@ -501,8 +502,8 @@ def _normalise_code(code):
 
 
 def _detail(message):
-    found = _BRACKETED.findall(message)
-    return found[-1].strip() if found else None
+    found = _BRACKETED.search(message)
+    return found.group(1).strip() if found else None
 
 
 def _retry_after(value):

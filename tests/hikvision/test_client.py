@@ -248,6 +248,12 @@ def test_bad_request_detail_is_the_bracketed_reason(client):
 
 
 @responses.activate
+def test_bad_request_detail_keeps_brackets_inside_it(client):
+    add(json={"code": "2", "msg": "Incorrect request parameter. [faces[0].faceData is 60x60 px]"})
+    assert error_of(client).detail == "faces[0].faceData is 60x60 px"
+
+
+@responses.activate
 def test_gateway_code_sent_as_a_number_still_maps(client):
     add(json={"code": 0x02401003, "msg": "signature incorrect"})
     err = error_of(client)
