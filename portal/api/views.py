@@ -177,3 +177,6 @@ def get_job(job_id):
     if record is None or not job_service.can_view(api_user(), record):
         raise ApiError(404, "No such job.")
     return job_service.job_to_dict(record)
+
+
+from portal.api import events  # noqa: E402,F401  (registers the event and import endpoints)
