@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from portal.config import INSTANCE_DIR
 from portal.extensions import db
 from portal.models import Role, User
+from portal.services.accounts import AccountError, create_user
 
 PASSWORD_FILE = INSTANCE_DIR / "demo-admin-password"
 
@@ -24,18 +25,23 @@ def demo_admin_password():
     return PASSWORD_FILE.read_text().strip()
 
 
+def known_demo_password(email):
+    """The demo admin's password if it still works, without generating one."""
+    configured = current_app.config.get("GATEHOUSE_ADMIN_PASSWORD")
+    password = configured or (PASSWORD_FILE.read_text().strip() if PASSWORD_FILE.exists() else None)
+    admin = db.session.query(User).filter_by(email=email).one_or_none()
+    if password and admin is not None and admin.check_password(password):
+        return password
+    return None
+
+
 def ensure_demo_admin():
     """Create the demo admin when the database has no user; returns (email, password or None)."""
     email = current_app.config["GATEHOUSE_ADMIN_EMAIL"]
     if db.session.query(User.id).first() is not None:
-        existing = db.session.query(User).filter_by(email=email).one_or_none()
-        known = existing is not None and existing.check_password(demo_admin_password())
-        return email, demo_admin_password() if known else None
+        return email, known_demo_password(email)
     password = demo_admin_password()
-    admin = User(email=email, name="Demo Admin", role=Role.ADMIN.value)
-    admin.set_password(password)
-    db.session.add(admin)
-    db.session.commit()
+    create_user(email=email, name="Demo Admin", role=Role.ADMIN, password=password)
     return email, password
 
 
@@ -43,7 +49,10 @@ def ensure_demo_admin():
 @with_appcontext
 def seed_demo():
     """Create the demo admin when no user exists and print how to log in."""
-    email, password = ensure_demo_admin()
+    try:
+        email, password = ensure_demo_admin()
+    except AccountError as error:
+        raise click.ClickException(f"demo admin: {error.message}") from None
     if password:
         click.echo(f"  log in as   {email} / {password}")
     else:

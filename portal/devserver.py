@@ -119,7 +119,14 @@ def stop_children(children):
             child.kill()
 
 
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # Ctrl-C and a plain `kill` both stop everything cleanly, even when started in the background.
+    signal.signal(signal.SIGINT, stop_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     print("Gatehouse: starting on embedded defaults")
     keep = prepare_environment()
     try:
