@@ -9,6 +9,9 @@ from flask import Flask
 from portal import config as settings
 from portal.config import ROOT
 
+# Libraries that log routine set-up at INFO on every command.
+QUIET_LOGGERS = ("alembic.runtime.plugins",)
+
 BLUEPRINTS = ("auth", "visits", "events", "security", "jobs_ui", "admin", "api")
 
 
@@ -41,6 +44,8 @@ def configure(app, overrides):
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register_extensions(app):
