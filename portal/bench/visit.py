@@ -1,0 +1,419 @@
+"""Benchmark: a host registers visits through the real form; one real worker enrolls each.
+
+``flask --app wsgi bench visit --visits 10 --latency-ms 300``
+
+Everything runs on a temporary SQLite database, migrated with Alembic, and the configured Redis;
+the simulator runs in this process with the given latency, the worker is a real
+``flask --app wsgi worker`` child process. Visits go one at a time: each POST is timed alone,
+then the visit is followed to ``enrolled`` and its job to the end, so that nothing queues behind
+another visit. The simulator counts the HikCentral calls each visit cost.
+
+The worker listens on the ordinary queues (it takes only the run's jobs when nothing else is
+queued there); every job of the run is deleted from Redis at the end, as are the run's limiter
+keys. No Redis database is flushed.
+"""
+
+import io
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from PIL import Image, ImageChops, ImageDraw
+from rq import Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select
+
+from portal.bench.enroll import parse_rate
+from portal.config import ROOT
+from portal.hikvision.simulator.control import SimulatorControl
+from portal.hikvision.simulator.server import SimulatorServer
+
+PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
+# The devices' delivery status: polled after enrollment, not part of it.
+DELIVERY_PATHS = frozenset({"/artemis/api/visitor/v1/person/ID/elementDownloadDetail"})
+ENROLLMENT_CALLS_ALLOWED = 3
+QUEUEING_ALLOWANCE_SECONDS = 1.0
+WORKER_READY_TIMEOUT = 60.0  # the worker imports the app before it listens
+WORKER_STOP_TIMEOUT = 10.0
+POLL_SECONDS = 0.01
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+VISIT_URL = re.compile(r"/visits/(\d+)$")
+FIELD_ERROR = re.compile(r'<p class="field-error" id="([^"]+)-error">([^<]*)</p>')
+
+
+class BenchError(click.ClickException):
+    """The benchmark could not run to the end; the message says where it stopped."""
+
+
+def phone_photo(seed=0, size=PHOTO_SIZE) -> bytes:
+    """A JPEG like a phone's: 12 MP, smooth shading, a face-sized blob and sensor noise."""
+    width, height = size
+    gradient = Image.linear_gradient("L")
+    base = Image.merge(
+        "RGB",
+        [gradient.rotate(angle).resize(size) for angle in (seed % 360, 90, 45)],
+    )
+    blotches = Image.merge(
+        "RGB",
+        [
+            Image.effect_noise((width // 40, height // 40), 90).resize(
+                size, Image.Resampling.BICUBIC
+            )
+            for _ in range(3)
+        ],
+    )
+    image = Image.blend(base, blotches, 0.5)
+    ImageDraw.Draw(image).ellipse(
+        (width * 0.25, height * 0.2, width * 0.75, height * 0.65), fill=(200, 160, 130)
+    )
+    noise = Image.effect_noise(size, 3).convert("RGB")
+    image = ImageChops.add(image, noise, scale=1.0, offset=-128)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def summary(values, digits=3):
+    """Median, 95th percentile (nearest rank) and maximum."""
+    ordered = sorted(values)
+    p95 = ordered[max(0, -(-95 * len(ordered) // 100) - 1)]
+    return {
+        "median": round(statistics.median(ordered), digits),
+        "p95": round(p95, digits),
+        "max": round(ordered[-1], digits),
+    }
+
+
+def _overrides(tmp, server, redis_url, rate):
+    config = {
+        "GATEHOUSE_ENV": "development",
+        "SECRET_KEY": secrets.token_urlsafe(24),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}",
+        "REDIS_URL": redis_url,
+        "HIKCENTRAL_URL": server.url,
+        "HIKCENTRAL_APP_KEY": server.app_key,
+        "HIKCENTRAL_APP_SECRET": server.app_secret,
+    }
+    if rate:
+        config["HIKCENTRAL_RATE_LIMIT_CALLS"], config["HIKCENTRAL_RATE_LIMIT_WINDOW"] = rate
+    return config
+
+
+def worker_environment(config, delivery_polls):
+    """The environment of the worker process: the same database, Redis and HikCentral."""
+    env = dict(os.environ)
+    env.update(
+        GATEHOUSE_ENV=config["GATEHOUSE_ENV"],
+        SECRET_KEY=config["SECRET_KEY"],
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        HIKCENTRAL_URL=config["HIKCENTRAL_URL"],
+        HIKCENTRAL_APP_KEY=config["HIKCENTRAL_APP_KEY"],
+        HIKCENTRAL_APP_SECRET=config["HIKCENTRAL_APP_SECRET"],
+        # One status poll, no pause: the job ends soon after the visit is enrolled.
+        DELIVERY_POLL_ATTEMPTS=str(delivery_polls),
+        DELIVERY_POLL_SECONDS="0",
+        PYTHONUNBUFFERED="1",
+    )
+    for name in ("HIKCENTRAL_RATE_LIMIT_CALLS", "HIKCENTRAL_RATE_LIMIT_WINDOW"):
+        if name in config:
+            env[name] = str(config[name])
+    return env
+
+
+def start_worker(env, log_path, redis):
+    """Start ``flask --app wsgi worker`` and return it once it has registered with Redis."""
+    log = open(log_path, "wb")  # closed by stop_worker
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    proc.log = log
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stop_worker(proc)
+            raise BenchError(f"the worker exited ({proc.returncode}): {tail(log_path)}")
+        if any(worker.pid == proc.pid for worker in Worker.all(connection=redis)):
+            return proc
+        time.sleep(0.1)
+    stop_worker(proc)
+    raise BenchError(f"the worker did not start in {WORKER_READY_TIMEOUT:g} s: {tail(log_path)}")
+
+
+def stop_worker(proc):
+    """Ask the worker to stop (it finishes its job), kill it when it does not."""
+    try:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=WORKER_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=WORKER_STOP_TIMEOUT)
+    finally:
+        proc.log.close()
+
+
+def tail(path, lines=15):
+    """The end of the worker's log, for an error message."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def prepare(app):
+    """Migrate, copy access levels from the simulator, create a host; (email, password, level)."""
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+    from portal.hikvision import client_for
+    from portal.models import Role
+    from portal.services import accounts, visits
+    from portal.services.sync import sync_access_levels_and_doors
+
+    with app.app_context():
+        upgrade()
+        sync_access_levels_and_doors(client_for(app))
+        level = visits.active_access_levels()[0]
+        email, password = "bench.host@example.com", secrets.token_urlsafe(18)
+        accounts.create_user(email=email, name="Bench Host", role=Role.HOST, password=password)
+        level_id = level.id
+        db.session.remove()
+    return email, password, level_id
+
+
+def csrf_from(response, url):
+    match = CSRF_FIELD.search(response.get_data(as_text=True))
+    if not match:
+        raise BenchError(f"no CSRF token on {url} (status {response.status_code})")
+    return match.group(1)
+
+
+def log_in(client, email, password):
+    """Log in through the log-in form, as a person would."""
+    token = csrf_from(client.get("/login"), "/login")
+    answer = client.post("/login", data={"csrf_token": token, "email": email, "password": password})
+    if answer.status_code != 302:
+        raise BenchError(f"the log-in form answered {answer.status_code}, not a redirect")
+
+
+def visit_form(n, token, level_id, photo, zone):
+    """The new-visit form of guest ``n``: from now for two hours, with the photo."""
+    start = datetime.now(zone).replace(second=0, microsecond=0)
+    end = start + timedelta(hours=2)
+    return {
+        "csrf_token": token,
+        "full_name": f"Bench Guest {n}",
+        "email": f"guest{n}@example.com",
+        "phone": f"+7 900 {n:07d}",
+        "company": "Bench Ltd",
+        "purpose": "Benchmark visit",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": end.strftime("%Y-%m-%dT%H:%M"),
+        "access_level": str(level_id),
+        "photo": (io.BytesIO(photo), f"IMG_{n:04d}.jpg", "image/jpeg"),
+    }
+
+
+def submit(client, n, level_id, photo, zone):
+    """POST the new-visit form; (visit id, seconds the POST took)."""
+    token = csrf_from(client.get("/visits/new"), "/visits/new")
+    form = visit_form(n, token, level_id, photo, zone)
+    started = time.perf_counter()
+    answer = client.post("/visits/new", data=form, content_type="multipart/form-data")
+    seconds = time.perf_counter() - started
+    match = VISIT_URL.search(answer.headers.get("Location", ""))
+    if answer.status_code != 302 or not match:
+        errors = "; ".join(
+            f"{field}: {text}" for field, text in FIELD_ERROR.findall(answer.get_data(as_text=True))
+        )
+        raise BenchError(f"visit {n}: the form answered {answer.status_code} ({errors or '-'})")
+    return int(match.group(1)), seconds, started
+
+
+def wait_for(app, visit_id, timeout, log_path):
+    """Seconds (from now) until the visit is enrolled; then wait for its job to end."""
+    from portal.extensions import db
+    from portal.models import JobRecord, Visit
+
+    enrolled_at = None
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        with app.app_context():
+            state = db.session.scalar(select(Visit.state).where(Visit.id == visit_id))
+            if enrolled_at is None and state == "enrolled":
+                enrolled_at = time.perf_counter()
+            job_states = db.session.scalars(
+                select(JobRecord.state).where(
+                    JobRecord.subject_type == "visit", JobRecord.subject_id == visit_id
+                )
+            ).all()
+            db.session.remove()
+        if state not in ("pending", "enrolling", "enrolled"):
+            raise BenchError(f"visit {visit_id} became {state}: {tail(log_path)}")
+        if enrolled_at is not None and job_states and set(job_states) <= {"finished"}:
+            return enrolled_at
+        time.sleep(POLL_SECONDS)
+    raise BenchError(f"visit {visit_id} was not enrolled in {timeout:g} s: {tail(log_path)}")
+
+
+def calls_between(before, after):
+    """Calls per path made between two /sim/stats answers."""
+    return {
+        path: count - before["calls"].get(path, 0)
+        for path, count in after["calls"].items()
+        if count - before["calls"].get(path, 0)
+    }
+
+
+def forget_jobs(app, redis):
+    """Delete every RQ job of the run from Redis (queued ones leave their queue too)."""
+    from portal.extensions import db
+    from portal.models import JobRecord
+
+    with app.app_context():
+        ids = db.session.scalars(select(JobRecord.rq_job_id)).all()
+        db.session.remove()
+    for job_id in ids:
+        try:
+            Job.fetch(job_id, connection=redis).delete()
+        except NoSuchJobError:
+            continue
+
+
+def forget_limiter(app):
+    """Close the bench's HikCentral client and delete the run's limiter keys."""
+    from portal.hikvision.ratelimit import SharedRateLimiter, limiter_name
+
+    client = app.extensions.pop("hikcentral", None)
+    if client is not None:
+        client.close()
+    name = limiter_name(app.config["HIKCENTRAL_URL"])
+    SharedRateLimiter(app.extensions["redis"], name, 1, 1.0).delete()
+
+
+def run_visit_bench(visits, latency_ms=300.0, rate=None, *, redis_url, delivery_polls=1):
+    """Register ``visits`` visits through the form, one at a time, enrolled by one worker."""
+    from portal import create_app
+
+    server = SimulatorServer(
+        app_key="87654321",
+        app_secret=secrets.token_urlsafe(15),
+        latency_ms=latency_ms,
+        rate_limit=rate,
+    ).start()
+    control = SimulatorControl(server.url)
+    budget = 3 * latency_ms / 1000 + QUEUEING_ALLOWANCE_SECONDS
+    submits, enrolled, per_visit = [], [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="gatehouse-bench-visit-") as tmp:
+            config = _overrides(tmp, server, redis_url, rate)
+            app = create_app(config)
+            redis = app.extensions["redis"]
+            log_path = Path(tmp) / "worker.log"
+            worker = None
+            try:
+                email, password, level_id = prepare(app)
+                photo = phone_photo()
+                worker = start_worker(worker_environment(config, delivery_polls), log_path, redis)
+                client = app.test_client()
+                log_in(client, email, password)
+                for n in range(visits):
+                    before = control.stats()
+                    visit_id, seconds, started = submit(
+                        client, n, level_id, photo, app.config["TIMEZONE"]
+                    )
+                    enrolled_at = wait_for(app, visit_id, max(30.0, 10 * budget), log_path)
+                    submits.append(seconds * 1000)
+                    enrolled.append(enrolled_at - started)
+                    per_visit.append(calls_between(before, control.stats()))
+            finally:
+                if worker is not None:
+                    stop_worker(worker)
+                forget_jobs(app, redis)
+                forget_limiter(app)
+                with app.app_context():
+                    from portal.extensions import db
+
+                    db.engine.dispose()
+    finally:
+        control.close()
+        server.stop()
+
+    all_calls = [sum(calls.values()) for calls in per_visit]
+    enrollment_calls = [
+        sum(n for path, n in calls.items() if path not in DELIVERY_PATHS) for calls in per_visit
+    ]
+    return {
+        "bench": "visit",
+        "visits": visits,
+        "latency_ms": latency_ms,
+        "rate": f"{rate[0]}/{rate[1]:g}" if rate else None,
+        "submit_ms": summary(submits, 1),
+        "submit_budget_ms": 100,
+        "enrolled_seconds": summary(enrolled),
+        "enrolled_budget_seconds": round(budget, 3),
+        "enrollment_calls_per_guest": {
+            "max": max(enrollment_calls),
+            "mean": round(statistics.mean(enrollment_calls), 3),
+        },
+        "enrollment_calls_allowed": ENROLLMENT_CALLS_ALLOWED,
+        "all_calls_per_guest": {
+            "max": max(all_calls),
+            "mean": round(statistics.mean(all_calls), 3),
+        },
+        "calls_by_path": _totals(per_visit),
+        "delivery_polls": delivery_polls,
+        "photo_bytes_uploaded": len(photo),
+    }
+
+
+def _totals(per_visit):
+    totals = {}
+    for calls in per_visit:
+        for path, count in calls.items():
+            totals[path] = totals.get(path, 0) + count
+    return dict(sorted(totals.items()))
+
+
+@click.command("visit")
+@click.option("--visits", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--latency-ms", default=300.0, show_default=True, type=click.FloatRange(0, 10_000))
+@click.option("--rate", default=None, help="A server-side limit CALLS/SECONDS (none by default).")
+@click.option(
+    "--delivery-polls",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="Delivery status polls after each enrollment.",
+)
+@with_appcontext
+def visit(visits, latency_ms, rate, delivery_polls):
+    """Visits registered through the form and enrolled by a worker; prints one JSON object."""
+    result = run_visit_bench(
+        visits,
+        latency_ms,
+        parse_rate(rate) if rate else None,
+        redis_url=current_app.config["REDIS_URL"],
+        delivery_polls=delivery_polls,
+    )
+    click.echo(json.dumps(result))
