@@ -33,6 +33,7 @@ from PIL import Image, ImageChops, ImageDraw
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.results import Result
 from sqlalchemy import select
 
 from portal.bench.enroll import parse_rate
@@ -295,9 +296,11 @@ def forget_jobs(app, redis):
         db.session.remove()
     for job_id in ids:
         try:
-            Job.fetch(job_id, connection=redis).delete()
+            job = Job.fetch(job_id, connection=redis)
         except NoSuchJobError:
             continue
+        Result.delete_all(job)
+        job.delete()
 
 
 def forget_limiter(app):
