@@ -110,3 +110,41 @@ def test_noisy_large_photo_fits_under_200_kb():
     assert max(photo.width, photo.height) <= 1024
     assert min(photo.width, photo.height) >= 100
     assert Image.open(io.BytesIO(photo.jpeg)).size == (photo.width, photo.height)
+
+
+def two_halves(size, exif=None):
+    """A JPEG with a red left half and a blue right half."""
+    width, height = size
+    image = Image.new("RGB", size, (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, width // 2, height))
+    options = {"exif": exif.tobytes()} if exif is not None else {}
+    return encode(image, quality=90, **options)
+
+
+def test_phone_photo_is_shrunk_by_the_decoder_without_resampling():
+    # 4000 px decodes at 1/4 straight to 1000 px: within 10% of the largest side, no resize.
+    photo = normalize_photo(two_halves((4000, 3000)))
+    assert (photo.width, photo.height) == (1000, 750)
+    assert len(photo.jpeg) <= MAX_JPEG_BYTES
+
+
+def test_decoder_never_shrinks_below_the_largest_side_when_it_need_not():
+    assert normalize_photo(two_halves((2048, 1536))).width == 1024  # 1/2 is exact
+    assert normalize_photo(two_halves((1800, 1200))).width == 1024  # 1/2 would be too small
+
+
+def test_truncated_large_jpeg_is_refused_when_decoded_shrunk():
+    data = encode(noisy((2400, 1600)), quality=90)
+    with pytest.raises(PhotoError, match="damaged or incomplete"):
+        normalize_photo(data[: len(data) // 2])
+
+
+def test_exif_rotated_phone_photo_comes_out_upright_when_decoded_shrunk():
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    photo = normalize_photo(two_halves((4000, 3000), exif))
+    assert (photo.width, photo.height) == (750, 1000)
+    upright = Image.open(io.BytesIO(photo.jpeg)).convert("RGB")
+    assert upright.getpixel((375, 100))[0] > 200  # red (the left half) is now on top
+    assert upright.getpixel((375, 900))[2] > 200
+    assert upright.getexif().get(ORIENTATION) in (None, 1)
