@@ -12,6 +12,9 @@ import logging
 import math
 import shutil
 import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 
 from flask import current_app
@@ -546,15 +549,20 @@ class _Run:
         db.session.commit()
         return ready
 
-    def persons(self, visits):
-        """ensure_persons for the chunk; returns the visits whose person exists."""
-        ready = [visit for visit in visits if visit.id in self.resumed]
+    def person_work(self, visits):
+        """(visits whose person a crashed run made, visits to ensure, their specs)."""
+        known = [visit for visit in visits if visit.id in self.resumed]
         todo = [visit for visit in visits if visit.id not in self.resumed]
-        specs = [enrollment.person_spec(visit) for visit in todo]
-        results = ops.ensure_persons(
-            self.client, specs, org_code=self.org_code, max_workers=self.max_workers
-        )
-        del specs  # the faces: not needed any more
+        return known, todo, [enrollment.person_spec(visit) for visit in todo]
+
+    def ensure_one(self, spec):
+        """ensure_persons for one guest (in a helper thread: HTTP only, no database)."""
+        [result] = ops.ensure_persons(self.client, [spec], org_code=self.org_code, max_workers=1)
+        return result
+
+    def apply_persons(self, known, todo, results):
+        """Record each new person; returns the visits whose person exists."""
+        ready = list(known)
         for visit, result in zip(todo, results, strict=True):
             if result.ok:
                 visit.hik_person_id = result.person_id
@@ -567,15 +575,18 @@ class _Run:
         db.session.commit()
         return ready
 
-    def grant(self, visits):
-        """One grant call per access level of the chunk; returns the visits granted."""
+    def grant_plan(self, visits):
+        """{access level hik_id: [visits]} of a chunk: one grant call each."""
         by_level = {}
         for visit in visits:
             by_level.setdefault(visit.access_level.hik_id, []).append(visit)
+        return by_level
+
+    def apply_grants(self, by_level, outcome):
+        """The visits granted; the others left for later or failed with a sentence."""
         granted = []
         for hik_id, members in by_level.items():
-            results = ops.grant(self.client, hik_id, [v.hik_person_id for v in members])
-            for visit, result in zip(members, results, strict=True):
+            for visit, result in zip(members, outcome[hik_id], strict=True):
                 if result.ok:
                     granted.append(visit)
                 elif result.transient:
@@ -651,10 +662,12 @@ def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FI
     guest_import.state = "enrolling"
     db.session.commit()
     report = report or (lambda done, total, failed: None)
-    report(*progress(guest_import))
-    for ids in _chunks(_waiting_ids(guest_import), first_chunk, MAX_CHUNK):
-        _enroll_chunk(run, ids)
+
+    def report_now():
         report(*progress(guest_import))
+
+    report_now()
+    _enroll_chunks(run, _chunks(_waiting_ids(guest_import), first_chunk, MAX_CHUNK), report_now)
     reapplied = _reapply(guest_import, client)
     if run.counts["transient"]:
         raise enrollment.TransientEnrollmentError(run.transient_error)
@@ -674,18 +687,57 @@ def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FI
     }
 
 
-def _enroll_chunk(run, ids):
-    visits = run.prepare(_load_chunk(ids))
-    if not visits:
-        return
-    before = run.counts["transient"]
-    with_person = run.persons(visits)
-    if not with_person and run.counts["transient"] - before == len(visits):
-        # Nobody of the chunk got through: HikCentral is down; let RQ retry the job later.
-        raise enrollment.TransientEnrollmentError(run.transient_error)
-    granted = run.grant(with_person)
-    run.finish(granted)
-    for visit in visits:  # the photos: not needed any more
+def _enroll_chunks(run, chunks, report_now):
+    """Persons flow through one pool without pausing between chunks (the next chunk is queued
+    behind the current one); each chunk's grant overlaps the next chunk's persons. Helper threads
+    only speak HTTP: every database change stays in this thread."""
+    chunks = iter(chunks)
+    persons = ThreadPoolExecutor(max_workers=run.max_workers, thread_name_prefix="import-person")
+    granter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-grant")
+
+    def start(ids):
+        visits = run.prepare(_load_chunk(ids))
+        known, todo, specs = run.person_work(visits)
+        return visits, known, todo, [persons.submit(run.ensure_one, spec) for spec in specs]
+
+    try:
+        queued = deque(start(ids) for ids in islice(chunks, 2))
+        granting = None
+        while queued:
+            visits, known, todo, futures = queued.popleft()
+            if granting is not None:  # the previous chunk's grant, while these persons go on
+                _settle(run, *granting)
+                granting = None
+                report_now()
+            before = run.counts["transient"]
+            with_person = run.apply_persons(known, todo, [f.result() for f in futures])
+            if visits and run.counts["transient"] - before == len(visits):
+                # Nobody of the chunk got through: HikCentral is down; RQ retries the job later.
+                raise enrollment.TransientEnrollmentError(run.transient_error)
+            plan = run.grant_plan(with_person)
+            calls = {level: [v.hik_person_id for v in members] for level, members in plan.items()}
+            granting = (visits, plan, granter.submit(grant_calls, run.client, calls))
+            following = next(chunks, None)
+            if following is not None:
+                queued.append(start(following))
+        if granting is not None:
+            _settle(run, *granting)
+            report_now()
+    finally:
+        # After a failure, persons not yet sent stay waiting for the next run.
+        persons.shutdown(wait=True, cancel_futures=True)
+        granter.shutdown(wait=True)
+
+
+def grant_calls(client, calls):
+    """One grant call per access level: {hik_id: [person_id]} -> {hik_id: [ItemResult]}."""
+    return {hik_id: ops.grant(client, hik_id, ids) for hik_id, ids in calls.items()}
+
+
+def _settle(run, visits, plan, granting):
+    """Apply a chunk's grant results, then let go of its visits (and their photos)."""
+    run.finish(run.apply_grants(plan, granting.result()))
+    for visit in visits:
         db.session.expunge(visit.guest)
         db.session.expunge(visit)
 
