@@ -1,7 +1,7 @@
 """Benchmark: guest imports. ``--validate-rows N`` times reading + validating an N-row XLSX.
 
-The enrollment part (``--guests N``: confirm an import and enroll it against the simulator)
-is reserved here and added with the import job.
+``--guests N`` confirms an import of N guests and enrolls it against the simulator
+(portal/bench/import_enroll.py).
 """
 
 import json
@@ -15,8 +15,11 @@ from pathlib import Path
 
 import click
 from flask import current_app, has_app_context
+from flask.cli import ScriptInfo
 from openpyxl import Workbook
 
+from portal.bench.enroll import parse_rate
+from portal.bench.import_enroll import run_import_enrollment
 from portal.models import utcnow
 from portal.services.sheets import read_sheet, validate_rows
 
@@ -117,11 +120,23 @@ def _traced_peak(path, window, zone):
     "--guests",
     type=click.IntRange(1, 100_000),
     default=None,
-    help="Reserved: enroll this many imported guests against the simulator.",
+    help="Confirm an import of this many guests and enroll it against the simulator.",
 )
-def import_(validate_rows, trace_memory, guests):
+@click.option("--latency-ms", default=300.0, show_default=True, type=click.FloatRange(0, 10_000))
+@click.option("--rate", default="10/1", show_default=True, help="CALLS/SECONDS, both sides.")
+def import_(validate_rows, trace_memory, guests, latency_ms, rate):
     """Benchmark guest imports; prints one JSON object."""
     if guests is not None:
-        raise click.ClickException("bench import --guests (enrollment) is not built yet")
+        result = run_import_enrollment(guests, latency_ms, parse_rate(rate), redis_url=_redis_url())
+        if validate_rows is not None:
+            result["validation"] = run_validation(validate_rows, trace_memory=trace_memory)
+        click.echo(json.dumps(result))
+        return
     result = run_validation(validate_rows or 5000, trace_memory=trace_memory)
     click.echo(json.dumps(result))
+
+
+def _redis_url():
+    if has_app_context():
+        return current_app.config["REDIS_URL"]
+    return click.get_current_context().ensure_object(ScriptInfo).load_app().config["REDIS_URL"]
