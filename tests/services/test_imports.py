@@ -286,3 +286,52 @@ def test_purge_only_deletes_our_own_folder(app, event, organizer_user, tmp_path)
     guest_import.photos_path = str(outside)
     assert imports.purge_import_files(guest_import) is True
     assert outside.exists() and guest_import.photos_path is None
+
+
+@pytest.mark.slow
+def test_a_5000_row_sheet_is_staged_and_confirmed_in_bounded_memory(
+    app, event, organizer_user, redis_conn, monkeypatch
+):
+    from tests.fixtures.sheets import big_xlsx_bytes
+
+    guest_import = imports.stage_import(
+        event, organizer_user, upload(big_xlsx_bytes(5000), "big.xlsx")
+    )
+    assert (guest_import.rows_total, guest_import.rows_valid) == (5000, 5000)
+    held = []
+    real = imports._flush_and_release
+
+    def watching(visits):
+        real(visits)
+        held.append(len(db.session.identity_map))
+
+    monkeypatch.setattr(imports, "_flush_and_release", watching)
+    imports.confirm_import(guest_import, organizer_user)
+    assert count(Visit) == 5000
+    # Written in chunks, and the session lets go of each chunk once it is written.
+    assert len(held) == 5000 // imports.CONFIRM_FLUSH_EVERY + 1
+    assert max(held) < 50
+
+
+def test_confirm_releases_photos_chunk_by_chunk(
+    app, event, organizer_user, redis_conn, monkeypatch
+):
+    monkeypatch.setattr(imports, "CONFIRM_FLUSH_EVERY", 4)
+    names = [f"g{n}.jpg" for n in range(10)]
+    guest_import = stage(
+        event, organizer_user, guest_rows(10, with_photos=True), photos=photos_zip(names)
+    )
+    sizes = []
+    real = imports._flush_and_release
+
+    def watching(visits):
+        sizes.append(len(visits))
+        real(visits)
+
+    monkeypatch.setattr(imports, "_flush_and_release", watching)
+    imports.confirm_import(guest_import, organizer_user)
+    assert sizes == [4, 4, 2]
+    assert (
+        db.session.scalar(select(func.count()).select_from(Guest).where(Guest.photo.is_not(None)))
+        == 10
+    )
