@@ -6,6 +6,8 @@
   if (!box) { return; }
   var url = box.getAttribute("data-json-url");
   var DONE = { finished: true, failed: true };
+  // The same words as the server-rendered badges (portal.layout.STATE_LABELS).
+  var LABELS = { queued: "Queued", started: "Running", finished: "Finished", failed: "Failed" };
   var INTERVAL_MS = 1500;
   var MAX_POLLS = 2400; // about an hour; a job page left open does not poll forever
   var polls = 0;
@@ -18,11 +20,16 @@
     var bar = box.querySelector("[data-job-progress] .progress-bar");
     var label = box.querySelector("[data-job-progress] .progress-label");
     var meter = box.querySelector("[data-job-progress] .progress");
+    var holder = box.querySelector("[data-job-progress]");
+    if (holder && total) { holder.hidden = false; }
     if (bar) { bar.style.width = (total ? Math.floor(done * 100 / total) : 0) + "%"; }
     if (meter) { meter.setAttribute("aria-valuenow", done); meter.setAttribute("aria-valuemax", total); }
     if (label) { label.textContent = done + " of " + total + (p.failed ? " · " + p.failed + " failed" : ""); }
     var state = box.querySelector("[data-job-state] .badge");
-    if (state) { state.textContent = job.state; state.className = "badge badge-" + job.state; }
+    if (state) {
+      state.textContent = LABELS[job.state] || job.state;
+      state.className = "badge badge-" + job.state;
+    }
   }
 
   function poll() {
