@@ -4,13 +4,17 @@ import logging
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import Flask
+from flask import Flask, request
 
 from portal import config as settings
 from portal.config import ROOT
 
 # Libraries that log routine set-up at INFO on every command.
 QUIET_LOGGERS = ("alembic.runtime.plugins",)
+
+# Endpoints that take guest sheets with photo archives: MAX_IMPORT_UPLOAD instead of
+# MAX_CONTENT_LENGTH.
+LARGE_UPLOAD_ENDPOINTS = {"events.upload_import", "api.upload_import"}
 
 BLUEPRINTS = ("auth", "visits", "events", "security", "jobs_ui", "admin", "api")
 
@@ -27,6 +31,7 @@ def create_app(config=None):
     register_extensions(app)
     register_redis(app)
     register_blueprints(app)
+    register_upload_limits(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -70,6 +75,15 @@ def register_blueprints(app):
 
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f"portal.{name}.views").bp)
+
+
+def register_upload_limits(app):
+    """Raise the body limit for sheet uploads before anything (CSRF included) reads the form."""
+
+    @app.url_value_preprocessor
+    def allow_large_uploads(endpoint, values):
+        if endpoint in LARGE_UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["MAX_IMPORT_UPLOAD"]
 
 
 def register_errorhandlers(app):

@@ -79,6 +79,12 @@ def from_environment():
         "DEFAULT_ACCESS_LEVEL": _str("DEFAULT_ACCESS_LEVEL"),
         # Uploads above this are refused before they are read (photos, sheets, ZIPs).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+        # Guest sheets with their photo ZIPs may be larger than other uploads.
+        "MAX_IMPORT_UPLOAD": _int("MAX_IMPORT_UPLOAD", 512 * 1024 * 1024),
+        # Where uploaded photo archives wait for their import (default instance/imports).
+        "IMPORT_FILES_DIR": _str("IMPORT_FILES_DIR"),
+        # How long a call may wait for a rate-limit slot before the job retries later.
+        "HIKCENTRAL_RATE_LIMIT_MAX_WAIT": _float("HIKCENTRAL_RATE_LIMIT_MAX_WAIT", 30.0),
         "PORT": _int("PORT", 5000),
         # /metrics without log-in (for a Prometheus server; restrict it on the network then).
         # When false, /metrics needs an admin session.

@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 SHEET_SUFFIXES = {"", ".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
 COPY_CHUNK = 1024 * 1024
-MAX_PHOTO_ARCHIVE_BYTES = 512 * 1024 * 1024
 CONFIRM_FLUSH_EVERY = 200  # rows written (and their photos released) per flush
 FIRST_CHUNK = 20  # small first chunks: progress moves within seconds
 MAX_CHUNK = 200
@@ -97,7 +96,7 @@ class ImportStateError(Exception):
 
 def imports_dir() -> Path:
     """Where uploaded photo archives wait for their import (private to the portal)."""
-    configured = current_app.config.get("IMPORT_FILES_DIR")
+    configured = current_app.config["IMPORT_FILES_DIR"]
     return Path(configured) if configured else Path(current_app.instance_path) / "imports"
 
 
@@ -126,7 +125,7 @@ def _check_sheet_name(stream, filename):
 
 def _save_archive(stream, filename, directory) -> Path:
     """Copy the uploaded ZIP to ``directory`` (bounded, private) and return its path."""
-    limit = current_app.config.get("MAX_PHOTO_ARCHIVE_BYTES") or MAX_PHOTO_ARCHIVE_BYTES
+    limit = current_app.config["MAX_IMPORT_UPLOAD"]
     directory.mkdir(parents=True, mode=0o700)
     path = directory / "photos.zip"
     size = 0
