@@ -57,15 +57,27 @@ def normalize_photo(data: bytes) -> Photo:
     return Photo(jpeg, hashlib.sha256(jpeg).hexdigest(), image.width, image.height)
 
 
-def _decode(data):
-    """Open the image, refusing bombs before decoding and truncated files after."""
+def check_photo(data: bytes) -> None:
+    """Check cheaply that a photo would normalize: size limits and a decode at 1/8 scale."""
+    if not data:
+        raise PhotoError("The photo is empty: choose an image file.")
+    _decode(data, draft_to=lambda size: tuple(max(1, side // 8) for side in size))
+
+
+def _decode(data, draft_to=None):
+    """Open the image, refusing bombs before decoding and truncated files after.
+
+    ``draft_to(size)`` gives the smallest size a JPEG may be decoded at (default: what
+    normalizing needs); decoding at a reduced scale still reads, and so checks, the whole file.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             _check_dimensions(image.size)
-            if image.format == "JPEG" and max(image.size) > MAX_LONG_SIDE:
-                image.draft("RGB", _draft_size(image.size))
+            target = (draft_to or _draft_size)(image.size)
+            if image.format == "JPEG" and target:
+                image.draft("RGB", target)
             image.load()  # forces a full decode, so a truncated file fails here
             ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
             return image
@@ -81,7 +93,9 @@ def _decode(data):
 
 
 def _draft_size(size):
-    """The smallest size the JPEG decoder may shrink ``size`` to (it keeps at least this)."""
+    """The smallest size the JPEG decoder may shrink ``size`` to, or None to decode it whole."""
+    if max(size) <= MAX_LONG_SIDE:
+        return None
     scale = DRAFT_LONG_SIDE / max(size)
     return tuple(math.ceil(side * scale) for side in size)
 

@@ -1,23 +1,13 @@
 """Validating guest sheet rows before anything is written: every row, every problem."""
 
-import io
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from PIL import Image
-
 from portal.models import utcnow
 from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
-from portal.services.photos import (
-    DECODE_ERRORS,
-    MAX_PIXELS,
-    MIN_SHORT_SIDE,
-    PhotoError,
-    normalize_photo,
-)
+from portal.services.photos import PhotoError, check_photo, normalize_photo
 from portal.services.sheet_reader import SheetRow
 from portal.services.sheet_values import (
     CellError,
@@ -368,29 +358,5 @@ def _missing_name_field(labels, first, last):
     return "last_name"
 
 
-def quick_photo_check(data: bytes) -> None:
-    """A cheaper check than normalize_photo for big lists: size limits and a 1/8-scale decode."""
-    if not data:
-        raise PhotoError("The photo is empty: choose an image file.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise PhotoError("The photo is too large: at most 64 megapixels.")
-            if min(width, height) < MIN_SHORT_SIDE:
-                raise PhotoError(
-                    f"The photo is too small: at least {MIN_SHORT_SIDE} pixels on its short side."
-                )
-            if image.format == "JPEG":
-                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            image.load()  # a truncated file fails here, even at the reduced scale
-    except PhotoError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoError("The photo is too large: at most 64 megapixels.") from exc
-    except Image.UnidentifiedImageError as exc:
-        raise PhotoError("The file is not an image: upload a JPEG or PNG photo.") from exc
-    except DECODE_ERRORS as exc:
-        raise PhotoError("The photo is damaged or incomplete: upload it again.") from exc
+# The cheaper photo check for big lists lives with the photo rules.
+quick_photo_check = check_photo
