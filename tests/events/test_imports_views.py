@@ -67,7 +67,9 @@ def test_upload_shows_the_preview_with_errors_by_row_and_column(organizer_client
     assert 'data-count="valid">2<' in page and 'data-count="invalid">1<' in page
     assert "Guest Number0 Tester" in page and "Guest Number1 Tester" in page
     # The problem by row and column, and the CSV of problems.
-    assert "<td>4</td><td>email</td>" in page
+    assert (
+        '<td class="keep-label" data-label="Row">4</td><td data-label="Column">email</td>' in page
+    )
     assert "is not a valid e-mail address" in page
     assert f"/imports/{guest_import.id}/errors.csv" in page
     assert "Import 2 guests" in page
