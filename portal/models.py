@@ -248,7 +248,7 @@ class GuestImport(db.Model):
     valid_rows: Mapped[list] = mapped_column(JSON, default=list)
     # The uploaded photo archive, kept under instance/ until enrollment is done.
     photos_path: Mapped[str | None] = mapped_column(String(500))
-    # validated | confirmed | enrolling | done
+    # validated | confirmed | enrolling | done; expired: never confirmed, rows and photos purged
     state: Mapped[str] = mapped_column(String(20), default="validated")
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,5 @@
-"""Guest list import pages on the events blueprint: upload, preview, confirm, progress, retry."""
+"""Guest list import pages on the events blueprint: upload, preview, confirm, progress, retry,
+discard."""
 
 import math
 
@@ -143,6 +144,20 @@ def retry_import(import_id):
     else:
         flash("Enrollment of the remaining guests has started again.", "success")
     return redirect(url_for("events.show_import", import_id=import_id))
+
+
+@bp.post("/imports/<int:import_id>/discard")
+@role_required(Role.ORGANIZER)
+def discard_import(import_id):
+    guest_import = load_import(import_id)
+    event_id, filename = guest_import.event_id, guest_import.filename
+    try:
+        import_service.discard_import(guest_import)
+    except import_service.ImportStateError as error:
+        flash(error.message, "warning")
+        return redirect(url_for("events.show_import", import_id=import_id))
+    flash(f"The upload {filename} was discarded; no guest was registered from it.", "success")
+    return redirect(url_for("events.show", event_id=event_id))
 
 
 @bp.get("/imports/template.<fmt>")

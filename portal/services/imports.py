@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, undefer
 
@@ -66,6 +66,15 @@ NOTHING_TO_IMPORT = "The sheet has no valid rows to import: fix the file and upl
 STILL_RUNNING = "Enrollment of this guest list is still running; wait until it ends."
 NOTHING_FAILED = "No guest of this list has failed enrollment."
 CONFLICT = "Another guest list of this event was confirmed at the same moment; confirm again."
+UPLOAD_EXPIRED = (
+    "This upload expired before it was confirmed and its rows were deleted: "
+    "upload the guest sheet again."
+)
+CANNOT_DISCARD = (
+    "This guest list was confirmed: its guests stay registered, it cannot be discarded."
+)
+# Imports that were never confirmed (no visit came from them): they may be discarded.
+UNCONFIRMED_STATES = ("validated", "expired")
 IMPORTED = "Imported from {filename}."
 
 
@@ -235,21 +244,54 @@ def preview_rows(guest_import, limit=PREVIEW_ROWS) -> list[GuestRow]:
     return [GuestRow.from_dict(data) for data in (guest_import.valid_rows or [])[:limit]]
 
 
+def delete_archive(path, import_id=None) -> bool:
+    """Delete the folder of a stored photo archive; only ever a folder of our own."""
+    directory = Path(path).parent
+    if directory.resolve().parent != imports_dir().resolve():
+        log.warning("import %s points outside the imports folder; file left", import_id)
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    return True
+
+
 def purge_import_files(guest_import) -> bool:
     """Delete the import's stored photo archive (its photos live on in the guests); commits."""
     path = guest_import.photos_path
     if not path:
         return False
-    directory = Path(path).parent
-    root = imports_dir().resolve()
-    # Only ever delete a folder of our own under the imports directory.
-    if directory.resolve().parent == root:
-        shutil.rmtree(directory, ignore_errors=True)
-    else:
-        log.warning("import %s points outside the imports folder; file left", guest_import.id)
+    delete_archive(path, guest_import.id)
     guest_import.photos_path = None
     db.session.commit()
     return True
+
+
+def discard_import(guest_import) -> None:
+    """Delete a never-confirmed import with its stored photo archive; commits.
+
+    Raises ImportStateError when the import was confirmed (or a confirm won the race): its
+    visits are never touched.
+    """
+    import_id, path = guest_import.id, guest_import.photos_path
+    # One statement decides, so a confirm running at the same moment either wins or waits.
+    deleted = db.session.execute(
+        delete(GuestImport)
+        .where(
+            GuestImport.id == import_id,
+            GuestImport.state.in_(UNCONFIRMED_STATES),
+            ~exists().where(Visit.import_id == GuestImport.id),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if deleted != 1:
+        db.session.rollback()
+        raise ImportStateError(CANNOT_DISCARD)
+    db.session.commit()
+    if guest_import in db.session:
+        db.session.expunge(guest_import)
+    # The row is gone first: a crash here leaves only a folder, which the retention sweep finds.
+    if path:
+        delete_archive(path, import_id)
+    log.info("import %s discarded", import_id)
 
 
 # --- confirming ------------------------------------------------------------------------------
@@ -348,6 +390,8 @@ def confirm_import(guest_import, user) -> JobRecord | None:
     Raises ImportStateError when the import was already confirmed or has nothing to import, and
     queue.QueueUnavailable (after the commit: the visits stay pending) when Redis is down.
     """
+    if guest_import.state == "expired":
+        raise ImportStateError(UPLOAD_EXPIRED)
     if guest_import.state != "validated":
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:
