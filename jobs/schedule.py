@@ -34,6 +34,15 @@ def periodic_jobs(config):
     """The periodic jobs this configuration runs."""
     return [
         PeriodicJob("gatehouse-expire_visits", "jobs.access.expire_visits", 60, "default", 300),
+        # Retention (photos, anonymization, stale uploads): hourly is precise enough for rules
+        # counted in hours and days.
+        PeriodicJob(
+            "gatehouse-purge_personal_data",
+            "jobs.maintenance.purge_personal_data",
+            3600,
+            "low",
+            900,
+        ),
         # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
         # PeriodicJob("gatehouse-monitor_passages", "jobs.passages.monitor_passages",
         #             config["PASSAGE_POLL_SECONDS"], "high"),

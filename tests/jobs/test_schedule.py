@@ -5,17 +5,22 @@ from rq_scheduler import Scheduler
 
 from jobs import schedule
 
+EXPIRE, PURGE = "gatehouse-expire_visits", "gatehouse-purge_personal_data"
+
 
 def test_registration_is_idempotent(app, redis_conn):
     scheduler = Scheduler(connection=redis_conn, interval=5)
     first = schedule.register_periodic_jobs(scheduler, app.config)
-    assert first == {"gatehouse-expire_visits": "registered"}
+    assert first == {EXPIRE: "registered", PURGE: "registered"}
     second = schedule.register_periodic_jobs(scheduler, app.config)
-    assert second == {"gatehouse-expire_visits": "kept"}
-    jobs = list(scheduler.get_jobs())
-    assert [j.id for j in jobs] == ["gatehouse-expire_visits"]
-    assert jobs[0].func_name == "jobs.access.expire_visits"
-    assert jobs[0].meta["interval"] == 60
+    assert second == {EXPIRE: "kept", PURGE: "kept"}
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert jobs[EXPIRE].func_name == "jobs.access.expire_visits"
+    assert jobs[EXPIRE].meta["interval"] == 60
+    assert jobs[PURGE].func_name == "jobs.maintenance.purge_personal_data"
+    assert jobs[PURGE].meta["interval"] == 3600
+    assert jobs[PURGE].origin == "low"
 
 
 def test_stale_periodic_jobs_are_replaced(app, redis_conn):
@@ -27,14 +32,16 @@ def test_stale_periodic_jobs_are_replaced(app, redis_conn):
     )
     scheduler.schedule(utcnow(), "jobs.old.gone", interval=60, id="gatehouse-old_job")
     outcome = schedule.register_periodic_jobs(scheduler, app.config)
-    assert outcome == {"gatehouse-expire_visits": "registered"}
-    assert [j.id for j in scheduler.get_jobs()] == ["gatehouse-expire_visits"]
-    assert list(scheduler.get_jobs())[0].meta["interval"] == 60
+    assert outcome == {EXPIRE: "registered", PURGE: "registered"}
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert jobs[EXPIRE].meta["interval"] == 60
 
 
 def test_scheduler_enqueues_due_sweep(app, redis_conn):
     schedule.run_scheduler(redis_conn, app.config, burst=True)
-    assert Queue("default", connection=redis_conn).job_ids == ["gatehouse-expire_visits"]
+    assert Queue("default", connection=redis_conn).job_ids == [EXPIRE]
+    assert Queue("low", connection=redis_conn).job_ids == [PURGE]
 
 
 def test_scheduler_interval_follows_shortest_period(app):
