@@ -83,6 +83,13 @@ def from_environment():
         "MAX_IMPORT_UPLOAD": _int("MAX_IMPORT_UPLOAD", 512 * 1024 * 1024),
         # Where uploaded photo archives wait for their import (default instance/imports).
         "IMPORT_FILES_DIR": _str("IMPORT_FILES_DIR"),
+        # Retention of personal data (purged hourly by the scheduler). A guest's photo is kept
+        # this many days after their last visit ended (HikCentral deleted the person at the end).
+        "PHOTO_RETENTION_DAYS": _int("PHOTO_RETENTION_DAYS", 1),
+        # This many days after their last visit a guest is anonymized (visits stay, for counts).
+        "PERSONAL_DATA_RETENTION_DAYS": _int("PERSONAL_DATA_RETENTION_DAYS", 90),
+        # A guest list not confirmed within this many hours expires: rows and photo ZIP deleted.
+        "IMPORT_FILES_RETENTION_HOURS": _int("IMPORT_FILES_RETENTION_HOURS", 24),
         # How long a call may wait for a rate-limit slot before the job retries later.
         "HIKCENTRAL_RATE_LIMIT_MAX_WAIT": _float("HIKCENTRAL_RATE_LIMIT_MAX_WAIT", 30.0),
         "PORT": _int("PORT", 5000),
