@@ -77,6 +77,10 @@ def from_environment():
         "MAX_VISIT_DAYS": _int("MAX_VISIT_DAYS", 14),
         # Default access level for new visits: a HikCentral privilegeGroupId or a name.
         "DEFAULT_ACCESS_LEVEL": _str("DEFAULT_ACCESS_LEVEL"),
+        # Face-recognition doors know a guest only by face: a visit registered on the page or
+        # through the API needs a photo. Off only for sites whose doors use cards or codes.
+        # Guest-sheet imports keep the photo optional either way.
+        "REQUIRE_GUEST_PHOTO": _bool("REQUIRE_GUEST_PHOTO", True),
         # Uploads above this are refused before they are read (photos, sheets, ZIPs).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
         # Guest sheets with their photo ZIPs may be larger than other uploads.

@@ -38,6 +38,7 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
 LIMITS = {"full_name": 200, "email": 254, "phone": 40, "company": 200, "purpose": 500}
 # States in which a visit can still change (a failed one can be fixed and retried).
 CHANGEABLE_STATES = LIVE_STATES | {VisitState.FAILED}
+PHOTO_REQUIRED = "Add a photo of the guest's face: the doors recognise guests by face."
 
 
 class VisitValidationError(Exception):
@@ -76,11 +77,15 @@ def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=Non
         return errors
     now = now or utcnow()
     keeps_start = current_start is not None and starts_at == current_start
-    if not keeps_start and starts_at < now - START_GRACE:
+    start_ok = keeps_start or starts_at >= now - START_GRACE
+    if not start_ok:
         errors["starts_at"] = "The start is in the past: choose a time from now on."
+    # A start that must move anyway says nothing about the length: the earliest start the
+    # host can still choose (now) does.
+    earliest = starts_at if start_ok else now
     if ends_at <= starts_at:
         errors["ends_at"] = "The end must be after the start."
-    elif ends_at - starts_at > timedelta(days=max_days):
+    elif ends_at - earliest > timedelta(days=max_days):
         errors["ends_at"] = f"A visit can last at most {max_days} days."
     elif ends_at <= now:
         errors["ends_at"] = "The end is in the past: choose a later time."
@@ -164,6 +169,8 @@ def register_visit(
             normalized = normalize_photo(photo)
         except PhotoError as exc:
             errors["photo"] = exc.message
+    elif photo_required():
+        errors["photo"] = PHOTO_REQUIRED
     if errors:
         raise VisitValidationError(errors)
 
@@ -188,6 +195,11 @@ def register_visit(
     db.session.commit()
     _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
     return visit
+
+
+def photo_required():
+    """Whether a visit registered one by one needs a photo (config REQUIRE_GUEST_PHOTO)."""
+    return bool(current_app.config.get("REQUIRE_GUEST_PHOTO", True))
 
 
 def set_state(visit, state, reason=None, by=None):

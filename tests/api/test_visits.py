@@ -126,7 +126,40 @@ def test_register_with_multipart_photo(api, host_headers, access_level, redis_co
     )
 
 
-def test_register_without_photo_is_allowed(api, host_headers, access_level):
+PHOTO_REQUIRED = "Add a photo of the guest's face: the doors recognise guests by face."
+
+
+@pytest.mark.parametrize("photo", [None, "", "absent"])
+def test_register_without_photo_is_refused(api, host_headers, access_level, redis_conn, photo):
+    body = payload(access_level)
+    if photo == "absent":
+        del body["photo"]
+    else:
+        body["photo"] = photo
+    response = api.post("/api/v1/visits", json=body, headers=host_headers)
+    assert assert_field_error(response, "photo") == PHOTO_REQUIRED
+    assert visit_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(Guest)) == 0
+    assert Queue("high", connection=redis_conn).count == 0
+
+
+def test_multipart_without_a_photo_is_refused(api, host_headers, access_level):
+    (starts_at, ends_at), _ = window()
+    form = {
+        "full_name": "Alan Turing",
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "access_level": str(access_level.id),
+    }
+    response = api.post(
+        "/api/v1/visits", data=form, headers=host_headers, content_type="multipart/form-data"
+    )
+    assert assert_field_error(response, "photo") == PHOTO_REQUIRED
+    assert visit_count() == 0
+
+
+def test_register_without_photo_is_allowed_when_not_required(app, api, host_headers, access_level):
+    app.config["REQUIRE_GUEST_PHOTO"] = False
     body = payload(access_level)
     del body["photo"]
     response = api.post("/api/v1/visits", json=body, headers=host_headers)
@@ -501,7 +534,12 @@ def test_multipart_with_a_file_that_is_not_an_image(api, host_headers, access_le
 
 def test_multipart_without_a_name(api, host_headers, access_level):
     (starts_at, ends_at), _ = window()
-    form = {"starts_at": starts_at, "ends_at": ends_at, "access_level": str(access_level.id)}
+    form = {
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "access_level": str(access_level.id),
+        "photo": (io.BytesIO(face_jpeg()), "face.jpg", "image/jpeg"),
+    }
     response = api.post(
         "/api/v1/visits", data=form, headers=host_headers, content_type="multipart/form-data"
     )

@@ -97,7 +97,22 @@ def test_whitespace_is_tidied(host_user, access_level, redis_conn):
     assert visit.guest.company is None
 
 
-def test_photo_is_optional(host_user, access_level, redis_conn):
+def test_photo_is_required_by_default(app, db, host_user, access_level, redis_conn):
+    assert app.config["REQUIRE_GUEST_PHOTO"] is True
+    for missing in (None, b""):
+        with pytest.raises(svc.VisitValidationError) as caught:
+            register(host_user, access_level, photo=missing)
+        assert caught.value.fields == {
+            "photo": "Add a photo of the guest's face: the doors recognise guests by face."
+        }
+    assert count(db, Guest) == count(db, Visit) == count(db, JobRecord) == 0
+    assert queued(redis_conn) == []
+
+
+def test_photo_is_optional_when_the_site_does_not_require_it(
+    app, host_user, access_level, redis_conn
+):
+    app.config["REQUIRE_GUEST_PHOTO"] = False
     visit = register(host_user, access_level, photo=None)
     assert visit.guest.photo is None and visit.state == VisitState.PENDING
 
@@ -193,6 +208,22 @@ def test_window_refuses_naive_times():
     start = utcnow().replace(tzinfo=None)
     errors = svc.validate_window(start, start + timedelta(hours=1), max_days=14)
     assert set(errors) == {"starts_at", "ends_at"}
+
+
+def test_a_past_start_is_the_only_problem_of_a_window_ending_tomorrow():
+    now = utcnow()
+    for ago in (timedelta(hours=3), timedelta(days=20)):
+        errors = svc.validate_window(now - ago, now + timedelta(days=1), max_days=14)
+        assert errors == {"starts_at": "The start is in the past: choose a time from now on."}
+
+
+def test_a_past_start_and_an_end_too_far_from_now_are_both_reported():
+    now = utcnow()
+    errors = svc.validate_window(now - timedelta(days=2), now + timedelta(days=15), max_days=14)
+    assert errors == {
+        "starts_at": "The start is in the past: choose a time from now on.",
+        "ends_at": "A visit can last at most 14 days.",
+    }
 
 
 def test_window_keeps_a_past_start_of_a_visit_under_way():

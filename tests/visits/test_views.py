@@ -150,6 +150,11 @@ BAD_FORMS = [
     ({"access_level": "424242"}, "access_level", "Choose an access level from the list."),
     ({"access_level": "abc"}, "access_level", "Choose an access level from the list."),
     (
+        {"photo": None},
+        "photo",
+        "Add a photo of the guest&#39;s face: the doors recognise guests by face.",
+    ),
+    (
         {"photo": (io.BytesIO(b"MZ\x90\x00 not a picture"), "face.jpg")},
         "photo",
         "The file is not an image",
