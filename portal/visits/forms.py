@@ -7,6 +7,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     DateTimeLocalField,
     EmailField,
+    HiddenField,
     SelectField,
     StringField,
     TelField,
@@ -17,6 +18,9 @@ from wtforms.validators import InputRequired
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 WORKDAY = (9, 18)  # default visit window, local hours
 PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
+
+
+CHOOSE = "Choose…"
 
 
 def _int_or_none(value):
@@ -50,6 +54,8 @@ class VisitForm(WindowForm):
         render_kw=PHOTO_ATTRS,
         description="A clear, front-facing photo. On a phone this opens the camera.",
     )
+    # One-time token: the same form sent twice registers one visit (see services.submissions).
+    form_nonce = HiddenField()
 
 
 class RetryForm(FlaskForm):

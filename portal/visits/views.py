@@ -20,9 +20,10 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
-from portal.queue import QueueUnavailable
+from portal.queue import QueueUnavailable, redis_connection
+from portal.services import submissions
 from portal.services import visits as visit_service
-from portal.visits.forms import RetryForm, VisitForm, WindowForm, default_window
+from portal.visits.forms import CHOOSE, RetryForm, VisitForm, WindowForm, default_window
 
 bp = Blueprint("visits", __name__)
 
@@ -119,16 +120,42 @@ def visit_form(**kwargs):
     form = VisitForm(**kwargs)
     form.levels = visit_service.active_access_levels()
     form.access_level.choices = [(level.id, level.name) for level in form.levels]
+    if len(form.levels) > 1:
+        # No silent default among several levels: the host picks one (or the site's default).
+        form.access_level.choices.insert(0, ("", CHOOSE))
+    if not submissions.valid_token(form.form_nonce.data):
+        form.form_nonce.data = submissions.new_token()
     return form
 
 
 def fill_defaults(form):
-    """Today's working hours and the site's default access level."""
+    """Today's working hours and the site's default access level (or the only one there is)."""
     form.starts_at.data, form.ends_at.data = default_window(datetime.now(site_zone()))
     default = visit_service.default_access_level(
         form.levels, current_app.config.get("DEFAULT_ACCESS_LEVEL")
     )
+    if default is None and len(form.levels) == 1:
+        default = form.levels[0]
     form.access_level.data = default.id if default else None
+
+
+def new_visit_submission(form):
+    """The claim of this form's one-time token by the current user."""
+    return submissions.Submission(
+        redis_connection(), "visit-new", current_user.id, form.form_nonce.data
+    )
+
+
+def repeated_submission(submission):
+    """The answer to a form sent again: the visit its first sending registered."""
+    visit_id = submission.first_result()
+    if visit_id is not None:
+        flash("This form was already sent: here is the visit it registered.", "info")
+        return redirect(url_for("visits.show", visit_id=visit_id))
+    if submission.claim():
+        return None  # the first sending registered nothing: this one may
+    flash("This form is still being registered: look for the visit in the list.", "info")
+    return redirect(url_for("visits.index"))
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])
@@ -139,6 +166,12 @@ def new():
         fill_defaults(form)
         return render_template("visits/new.html", form=form)
     form.validate()  # parses the times; the rules are checked by the service below
+    submission = new_visit_submission(form)
+    if not submission.claim():
+        answer = repeated_submission(submission)
+        if answer is not None:
+            return answer
+    visit = None
     try:
         visit = visit_service.register_visit(
             current_user,
@@ -155,6 +188,12 @@ def new():
     except visit_service.VisitValidationError as error:
         show_errors(form, error.fields)
         return render_template("visits/new.html", form=form), 422
+    finally:
+        # Nothing registered: the corrected form (same token) may be sent again.
+        if visit is None:
+            submission.release()
+        else:
+            submission.done(visit.id)
     flash(f"Visit of {visit.guest.full_name} registered. Access is being set up.", "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 

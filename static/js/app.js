@@ -1,14 +1,54 @@
 // Small behaviours shared by every page (no build step, no dependencies).
 //  - <form data-confirm="Really cancel?">: asks before submitting.
 //  - <button data-copy="#element-id">: copies that element's text (e.g. a new API token).
+//  - A submitted form's buttons are disabled so a double click sends it once;
+//    <form data-allow-resubmit> opts out (e.g. a form that downloads a file).
 (function () {
   "use strict";
+
+  // A form whose answer does not replace the page (a download) gets its buttons back.
+  var REENABLE_MS = 10000;
+
+  function submitButtons(form) {
+    return form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]");
+  }
+
+  function setDisabled(buttons, disabled) {
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = disabled;
+    }
+  }
+
+  function disableUntilLeaving(form) {
+    if (form.hasAttribute("data-allow-resubmit")) {
+      return;
+    }
+    var buttons = submitButtons(form);
+    // After this event: a button disabled now would drop its own name/value from the form.
+    window.setTimeout(function () { setDisabled(buttons, true); }, 0);
+    window.setTimeout(function () { setDisabled(buttons, false); }, REENABLE_MS);
+  }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();
+      return;
+    }
+    if (!event.defaultPrevented && form.querySelectorAll) {
+      disableUntilLeaving(form);
+    }
+  });
+
+  // Back to a page kept in the browser's cache: its forms work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) {
+      return;
+    }
+    var forms = document.querySelectorAll("form:not([data-allow-resubmit])");
+    for (var i = 0; i < forms.length; i++) {
+      setDisabled(submitButtons(forms[i]), false);
     }
   });
 
