@@ -199,6 +199,12 @@ def update_validity(visit, client, *, reapply=True):
     return {"visit": visit.id, "outcome": "updated"}
 
 
+def access_removed(visit):
+    """Forget the devices' delivery of access that no longer exists (the caller commits)."""
+    visit.delivery = None
+    visit.delivery_failed = 0
+
+
 def revoke_visit(visit, client):
     """Remove a closed visit's access level and person from HikCentral (state is unchanged)."""
     if VisitState(visit.state) not in CLOSED_STATES:
@@ -211,6 +217,9 @@ def revoke_visit(visit, client):
     for result in (revoked, deleted):
         if not result.ok and result.transient:
             raise TransientEnrollmentError(result.error or HIKCENTRAL_DOWN)
+    if revoked.ok or deleted.ok:
+        access_removed(visit)
+        db.session.commit()
     if not deleted.ok:
         raise JobFailure(deleted.error, result={"visit": visit.id, "outcome": "failed"})
     return {"visit": visit.id, "outcome": "revoked", "person": deleted.action}

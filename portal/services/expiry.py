@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.models import Visit, VisitState, utcnow
+from portal.services.enrollment import access_removed
 from portal.services.visits import set_state
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def expire_visits(client, *, now=None):
         reason = CLEANUP_FAILED.format(error=problem.error) if problem else WINDOW_ENDED
         if problem:
             log.warning("visit %s expired but HikCentral kept it: %s", visit.id, problem.error)
+        else:
+            access_removed(visit)
         set_state(visit, VisitState.EXPIRED, reason)
         expired.append(visit.id)
     db.session.commit()

@@ -74,3 +74,23 @@ def test_transient_failure_leaves_visit_for_next_sweep(
     db.session.expire_all()
     assert db.session.get(Visit, visit.id).state == "expired"
     assert sim.person(visit.person_code) is None
+
+
+def test_expired_visits_forget_the_delivery_of_removed_access(
+    app, db, sim, work, host_user, impatient_client
+):
+    lobby = make_access_level("Lobby", hik_id="1")
+    [visit] = enrolled_visits(db, sim, work, host_user, [lobby])
+    end_now(db, [visit])
+    visit.delivery = "applied"
+    db.session.commit()
+    sim.configure(fault_rate=1.0, fault_kinds=["http_500"])
+    expiry.expire_visits(impatient_client)  # HikCentral busy: access kept, delivery still true
+    db.session.expire_all()
+    assert db.session.get(Visit, visit.id).delivery == "applied"
+
+    sim.configure(fault_rate=0.0)
+    assert expiry.expire_visits(impatient_client)["expired"] == 1
+    db.session.expire_all()
+    visit = db.session.get(Visit, visit.id)
+    assert (visit.state, visit.delivery, visit.delivery_failed) == ("expired", None, 0)

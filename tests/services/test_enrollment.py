@@ -126,3 +126,17 @@ def test_reapply_follows_delivery(app, db, sim, client, host_user, lobby):
     result = enrollment.reapply_visit(visit, client)
     assert result == {"visit": visit.id, "outcome": "reapplied", "delivery": "applied"}
     assert visit.delivery == "applied"
+
+
+def test_revoke_forgets_the_delivery_of_the_removed_access(app, db, sim, client, host_user, lobby):
+    sim.configure(delivery_delay=0.0)
+    visit = make_visit(host_user, lobby)
+    enrollment.enroll_visit(visit, client)
+    assert visit.delivery == "applied"
+    visit.state = "cancelled"
+    db.session.commit()
+    assert enrollment.revoke_visit(visit, client)["outcome"] == "revoked"
+    db.session.expire_all()
+    visit = db.session.get(Visit, visit.id)
+    assert (visit.delivery, visit.delivery_failed) == (None, 0)
+    assert sim.person(visit.person_code) is None
