@@ -1,10 +1,12 @@
 """Job history: what job pages and the API show, who may see and retry a job."""
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from portal.models import JobRecord, Role
+from portal.extensions import db
+from portal.models import JobRecord, Role, Visit
 from portal.queue import enqueue_again
+from portal.services import visits as visit_rules
 
 JOB_STATES = ("queued", "started", "finished", "failed")
 
@@ -70,18 +72,31 @@ def sees_all_jobs(user):
     return user.can(Role.SECURITY)
 
 
+def _about_own_visit(user):
+    """A condition: the job is about one of ``user``'s visits."""
+    own_visits = select(Visit.id).where(Visit.host_id == user.id)
+    return (JobRecord.subject_type == "visit") & JobRecord.subject_id.in_(own_visits)
+
+
 def visible_jobs(user, state=None):
-    """Jobs ``user`` may see, newest first: all for security/admin, else those they started."""
+    """Jobs ``user`` may see, newest first: all for security/admin, else as ``can_view``."""
+    # A host follows every job about their visits, e.g. an admin's cancel of one.
     query = select(JobRecord).order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
     if not sees_all_jobs(user):
-        query = query.where(JobRecord.created_by_id == user.id)
+        query = query.where(or_(JobRecord.created_by_id == user.id, _about_own_visit(user)))
     if state:
         query = query.where(JobRecord.state == state)
     return query
 
 
 def can_view(user, record):
-    return sees_all_jobs(user) or record.created_by_id == user.id
+    """Security and admin see every job; others the jobs they started or about visits they see."""
+    if sees_all_jobs(user) or record.created_by_id == user.id:
+        return True
+    if record.subject_type != "visit" or record.subject_id is None:
+        return False
+    visit = db.session.get(Visit, record.subject_id)
+    return visit is not None and visit_rules.can_view(user, visit)
 
 
 def can_retry(user, record):

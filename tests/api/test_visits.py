@@ -492,6 +492,23 @@ def test_host_cannot_see_another_hosts_job(api, host_headers, access_level):
     assert api.get(link["url"], headers=host_headers).status_code == 404
 
 
+def test_host_sees_the_jobs_about_own_visits(
+    api, host_headers, admin_headers, security_headers, access_level
+):
+    link = registered_job(api, host_headers, access_level)
+    visit_id = api.get(link["url"], headers=host_headers).get_json()["subject"]["id"]
+    db.session.get(Visit, visit_id).hik_person_id = "P-7"
+    db.session.commit()
+    cancelled = api.delete(f"/api/v1/visits/{visit_id}", headers=admin_headers).get_json()
+    cancel_url = cancelled["job"]["url"]
+    response = api.get(cancel_url, headers=host_headers)
+    assert response.status_code == 200
+    assert response.get_json()["kind"] == "revoke_visit"
+    assert api.get(cancel_url, headers=security_headers).status_code == 200
+    other = make_user(email="someone-else@example.test")
+    assert api.get(cancel_url, headers=bearer(other)).status_code == 404
+
+
 def test_security_sees_any_job(api, host_headers, security_headers, access_level):
     link = registered_job(api, host_headers, access_level)
     assert api.get(link["url"], headers=security_headers).status_code == 200

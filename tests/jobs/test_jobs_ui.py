@@ -107,3 +107,31 @@ def test_only_creator_or_admin_may_retry(app, host_user, security_client, admin_
     assert other_host.post(f"{url}/retry", data={"csrf_token": token}).status_code == 404
     token = csrf_token(admin_client, url)
     assert admin_client.post(f"{url}/retry", data={"csrf_token": token}).status_code == 302
+
+
+def test_hosts_follow_the_jobs_about_their_visits(app, db, host_client, host_user, admin_user):
+    from portal.services import visits as visit_service
+    from tests.fixtures.factories import make_access_level, make_visit
+
+    level = make_access_level()
+    mine = make_visit(host_user, level, state="enrolled", hik_person_id="p1")
+    other = make_user(Role.HOST)
+    theirs = make_visit(other, level, state="enrolled", hik_person_id="p2")
+    cancel = visit_service.cancel_visit(mine, by=admin_user)  # the admin cancels my visit
+    not_mine = visit_service.cancel_visit(theirs, by=admin_user)
+    unrelated = enqueue("tests.jobs.sample_jobs.count_to", 1, kind="admin", created_by=admin_user)
+
+    for url in (f"/jobs/{cancel.id}", f"/jobs/{cancel.id}.json"):
+        assert host_client.get(url).status_code == 200, url
+    page = host_client.get("/jobs").get_data(as_text=True)
+    assert f"/jobs/{cancel.id}" in page
+    assert f"/jobs/{not_mine.id}" not in page and f"/jobs/{unrelated.id}" not in page
+    for job in (not_mine, unrelated):
+        assert host_client.get(f"/jobs/{job.id}").status_code == 404
+        assert host_client.get(f"/jobs/{job.id}.json").status_code == 404
+    # Seeing a job is not retrying it: that stays with its creator and admins.
+    assert "Retry this job" not in host_client.get(f"/jobs/{cancel.id}").get_data(as_text=True)
+
+    other_client = client_for(app, other)
+    assert other_client.get(f"/jobs/{cancel.id}").status_code == 404
+    assert other_client.get(f"/jobs/{not_mine.id}").status_code == 200
