@@ -97,3 +97,34 @@ def test_phone_menu_opens_and_lists_the_host_pages(browser, live_server, db):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_a_double_click_sends_the_new_visit_form_once(page, db):
+    host = make_user(Role.HOST, password=PASSWORD)
+    make_access_level("Visitors – Lobby", hik_id="1")
+    log_in(page, host.email)
+    page.goto(page.base_url + "/visits/new")
+    page.fill("#full_name", "Ada King Lovelace")
+    # The answer loads into a frame, so this page stays scriptable while the POST is held.
+    page.evaluate(
+        """() => {
+            const sink = document.createElement("iframe");
+            sink.name = "sink";
+            document.body.appendChild(sink);
+            document.querySelector("form[enctype]").target = "sink";
+        }"""
+    )
+    posts = []
+    # Never answered: the browser waits as on a very slow link.
+    page.route(re.compile(r"/visits/new$"), lambda route: posts.append(route.request.method))
+    button = page.get_by_role("button", name="Register visit")
+    button.dblclick()
+    page.wait_for_function(
+        "[...document.querySelectorAll('button')].some("
+        "b => b.disabled && b.textContent.includes('Register visit'))",
+        timeout=5_000,
+    )
+    button.click(force=True, timeout=2_000)
+    page.wait_for_timeout(300)
+    assert posts == ["POST"]
+    assert db.session.scalar(db.select(db.func.count(Visit.id))) == 0
