@@ -7,7 +7,6 @@ allows the same rate. Calls and HTTP 429 answers are counted by the simulator it
 
 import io
 import json
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,25 +16,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from PIL import Image
 
+from portal.bench.common import bench_simulator, parse_rate
 from portal.hikvision import operations as ops
 from portal.hikvision.client import HikCentralClient
 from portal.hikvision.ratelimit import SharedRateLimiter
-from portal.hikvision.simulator.control import SimulatorControl
-from portal.hikvision.simulator.server import SimulatorServer
 
 FACE_SIZE = (240, 300)  # above the 200 px short side a face needs, a few KB as JPEG
-
-
-def parse_rate(value):
-    """``"CALLS/SECONDS"`` -> (calls, seconds)."""
-    calls, sep, seconds = str(value).partition("/")
-    try:
-        calls, seconds = int(calls), float(seconds)
-    except ValueError:
-        calls = seconds = 0
-    if not sep or calls < 1 or seconds <= 0:
-        raise click.BadParameter("use CALLS/SECONDS with positive numbers, e.g. 10/1")
-    return calls, seconds
 
 
 def bench_face(n):
@@ -115,13 +101,22 @@ def enroll(guests, latency_ms, rate):
     """Batch-first enrollment versus one guest at a time; prints one JSON object."""
     calls, window = parse_rate(rate)
     run = uuid.uuid4().hex[:8]
-    server = SimulatorServer(
-        app_key="87654321",
-        app_secret=secrets.token_urlsafe(15),
-        latency_ms=latency_ms,
-        rate_limit=(calls, window),
-    ).start()
-    control = SimulatorControl(server.url)
+    with bench_simulator(latency_ms, (calls, window)) as (server, control):
+        batch, one = compare(server, control, guests, (calls, window), run)
+    result = {
+        "guests": guests,
+        "latency_ms": latency_ms,
+        "rate": rate,
+        "batch": batch,
+        "one_by_one": one,
+        "speedup": round(one["seconds"] / batch["seconds"], 2) if batch["seconds"] else None,
+    }
+    click.echo(json.dumps(result))
+
+
+def compare(server, control, guests, rate, run):
+    """Both paths, batch-first then one at a time, on the same simulator: (batch, one)."""
+    calls, window = rate
     limiter = SharedRateLimiter(
         current_app.extensions["redis"], f"gatehouse:bench:enroll:{run}", calls, window
     )
@@ -141,14 +136,4 @@ def enroll(guests, latency_ms, rate):
     finally:
         client.close()
         limiter.delete()
-        control.close()
-        server.stop()
-    result = {
-        "guests": guests,
-        "latency_ms": latency_ms,
-        "rate": rate,
-        "batch": batch,
-        "one_by_one": one,
-        "speedup": round(one["seconds"] / batch["seconds"], 2) if batch["seconds"] else None,
-    }
-    click.echo(json.dumps(result))
+    return batch, one

@@ -23,9 +23,8 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select
 
+from portal.bench.common import bench_app_config, bench_simulator
 from portal.bench.enroll import bench_face
-from portal.hikvision.simulator.control import SimulatorControl
-from portal.hikvision.simulator.server import SimulatorServer
 
 READY_TIMEOUT = 120.0  # the worker process imports the app
 POLL_SECONDS = 0.25
@@ -40,22 +39,6 @@ def guest_sheet(count) -> tuple[bytes, bytes]:
             lines.append(f"Bench Guest{n} Import,guest{n}@example.com,+7 900 {n:07d},g{n}.jpg")
             archive.writestr(f"g{n}.jpg", bench_face(n))
     return ("\r\n".join(lines) + "\r\n").encode(), photos.getvalue()
-
-
-def _overrides(tmp, server, redis_url, rate):
-    calls, window = rate
-    return {
-        "GATEHOUSE_ENV": "development",
-        "SECRET_KEY": secrets.token_urlsafe(16),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}",
-        "REDIS_URL": redis_url,
-        "HIKCENTRAL_URL": server.url,
-        "HIKCENTRAL_APP_KEY": server.app_key,
-        "HIKCENTRAL_APP_SECRET": server.app_secret,
-        "HIKCENTRAL_RATE_LIMIT_CALLS": calls,
-        "HIKCENTRAL_RATE_LIMIT_WINDOW": window,
-        "IMPORT_FILES_DIR": str(Path(tmp) / "imports"),
-    }
 
 
 def _worker_process(overrides, queue_name, limiter_name, conn):
@@ -176,70 +159,64 @@ def run_import_enrollment(guests, latency_ms=300.0, rate=(10, 1.0), *, redis_url
     calls_allowed, window = rate
     redis_url = redis_url or current_app.config["REDIS_URL"]
     run = uuid.uuid4().hex[:8]
-    server = SimulatorServer(
-        app_key="87654321",
-        app_secret=secrets.token_urlsafe(15),
-        latency_ms=latency_ms,
-        rate_limit=(calls_allowed, window),
-    ).start()
-    control = SimulatorControl(server.url)
     proc = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="gatehouse-bench-import-") as tmp:
-            overrides = _overrides(tmp, server, redis_url, rate)
-            app = create_app(overrides)
-            with app.app_context():
-                db.create_all()
-                organizer, event = _seed(db, guests)
-                sheet, photos = guest_sheet(guests)
-                started = time.perf_counter()
-                guest_import = imports.stage_import(
-                    event,
-                    organizer,
-                    (io.BytesIO(sheet), "guests.csv"),
-                    (io.BytesIO(photos), "p.zip"),
+    with bench_simulator(latency_ms, (calls_allowed, window)) as (server, control):
+        try:
+            with tempfile.TemporaryDirectory(prefix="gatehouse-bench-import-") as tmp:
+                overrides = bench_app_config(
+                    tmp, server, redis_url, rate, IMPORT_FILES_DIR=str(Path(tmp) / "imports")
                 )
-                stage_seconds = time.perf_counter() - started
-                del sheet, photos
+                app = create_app(overrides)
+                with app.app_context():
+                    db.create_all()
+                    organizer, event = _seed(db, guests)
+                    sheet, photos = guest_sheet(guests)
+                    started = time.perf_counter()
+                    guest_import = imports.stage_import(
+                        event,
+                        organizer,
+                        (io.BytesIO(sheet), "guests.csv"),
+                        (io.BytesIO(photos), "p.zip"),
+                    )
+                    stage_seconds = time.perf_counter() - started
+                    del sheet, photos
 
-                context = multiprocessing.get_context("spawn")
-                conn, child_conn = context.Pipe()
-                queue_name = f"bench-import-{run}"
-                proc = context.Process(
-                    target=_worker_process,
-                    args=(overrides, queue_name, f"gatehouse:bench:import:{run}", child_conn),
-                    daemon=True,
-                )
-                proc.start()
-                _wait_for_worker(conn, app.extensions["redis"], queue_name)
+                    context = multiprocessing.get_context("spawn")
+                    conn, child_conn = context.Pipe()
+                    queue_name = f"bench-import-{run}"
+                    proc = context.Process(
+                        target=_worker_process,
+                        args=(overrides, queue_name, f"gatehouse:bench:import:{run}", child_conn),
+                        daemon=True,
+                    )
+                    proc.start()
+                    _wait_for_worker(conn, app.extensions["redis"], queue_name)
 
-                before = control.stats()
-                started, started_at = time.perf_counter(), utcnow()
-                record = imports.confirm_import(guest_import, organizer)
-                confirm_seconds = time.perf_counter() - started
-                _private_queue(app.extensions["redis"], record, queue_name)
-                timeout = max(600.0, guests * 3.0 * window / calls_allowed)
-                report, first_progress = _wait(conn, proc, db, record.id, timeout, started)
-                after = control.stats()
-                proc.join(timeout=10)
-                db.session.expire_all()
-                states = _outcome(db, guest_import.id)
-                job = db.session.get(JobRecord, record.id)
-                job_state, job_error = job.state, job.error
-                # Confirm -> all enrolled: the job records when it ended.
-                ended_at = job.ended_at or utcnow()
-                seconds = (ended_at - started_at).total_seconds()
-                job_seconds = (
-                    (ended_at - job.started_at).total_seconds() if job.started_at else None
-                )
-                db.session.remove()
-                db.engine.dispose()
-    finally:
-        if proc is not None and proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=5)
-        control.close()
-        server.stop()
+                    before = control.stats()
+                    started, started_at = time.perf_counter(), utcnow()
+                    record = imports.confirm_import(guest_import, organizer)
+                    confirm_seconds = time.perf_counter() - started
+                    _private_queue(app.extensions["redis"], record, queue_name)
+                    timeout = max(600.0, guests * 3.0 * window / calls_allowed)
+                    report, first_progress = _wait(conn, proc, db, record.id, timeout, started)
+                    after = control.stats()
+                    proc.join(timeout=10)
+                    db.session.expire_all()
+                    states = _outcome(db, guest_import.id)
+                    job = db.session.get(JobRecord, record.id)
+                    job_state, job_error = job.state, job.error
+                    # Confirm -> all enrolled: the job records when it ended.
+                    ended_at = job.ended_at or utcnow()
+                    seconds = (ended_at - started_at).total_seconds()
+                    job_seconds = (
+                        (ended_at - job.started_at).total_seconds() if job.started_at else None
+                    )
+                    db.session.remove()
+                    db.engine.dispose()
+        finally:
+            if proc is not None and proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
 
     calls = sum(after["calls"].values()) - sum(before["calls"].values())
     floor = calls * window / calls_allowed

@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 from flask.cli import ScriptInfo
 from openpyxl import Workbook
 
-from portal.bench.enroll import parse_rate
+from portal.bench.common import parse_rate
 from portal.bench.import_enroll import run_import_enrollment
 from portal.models import utcnow
 from portal.services.sheets import read_sheet, validate_rows

@@ -36,10 +36,8 @@ from rq.job import Job
 from rq.results import Result
 from sqlalchemy import select
 
-from portal.bench.enroll import parse_rate
+from portal.bench.common import bench_app_config, bench_simulator, parse_rate
 from portal.config import ROOT
-from portal.hikvision.simulator.control import SimulatorControl
-from portal.hikvision.simulator.server import SimulatorServer
 
 PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
 # The devices' delivery status: polled after enrollment, not part of it.
@@ -95,21 +93,6 @@ def summary(values, digits=3):
         "p95": round(p95, digits),
         "max": round(ordered[-1], digits),
     }
-
-
-def _overrides(tmp, server, redis_url, rate):
-    config = {
-        "GATEHOUSE_ENV": "development",
-        "SECRET_KEY": secrets.token_urlsafe(24),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'bench.db'}",
-        "REDIS_URL": redis_url,
-        "HIKCENTRAL_URL": server.url,
-        "HIKCENTRAL_APP_KEY": server.app_key,
-        "HIKCENTRAL_APP_SECRET": server.app_secret,
-    }
-    if rate:
-        config["HIKCENTRAL_RATE_LIMIT_CALLS"], config["HIKCENTRAL_RATE_LIMIT_WINDOW"] = rate
-    return config
 
 
 def worker_environment(config, delivery_polls):
@@ -318,18 +301,11 @@ def run_visit_bench(visits, latency_ms=300.0, rate=None, *, redis_url, delivery_
     """Register ``visits`` visits through the form, one at a time, enrolled by one worker."""
     from portal import create_app
 
-    server = SimulatorServer(
-        app_key="87654321",
-        app_secret=secrets.token_urlsafe(15),
-        latency_ms=latency_ms,
-        rate_limit=rate,
-    ).start()
-    control = SimulatorControl(server.url)
     budget = 3 * latency_ms / 1000 + QUEUEING_ALLOWANCE_SECONDS
     submits, enrolled, per_visit = [], [], []
-    try:
+    with bench_simulator(latency_ms, rate) as (server, control):
         with tempfile.TemporaryDirectory(prefix="gatehouse-bench-visit-") as tmp:
-            config = _overrides(tmp, server, redis_url, rate)
+            config = bench_app_config(tmp, server, redis_url, rate)
             app = create_app(config)
             redis = app.extensions["redis"]
             log_path = Path(tmp) / "worker.log"
@@ -358,9 +334,6 @@ def run_visit_bench(visits, latency_ms=300.0, rate=None, *, redis_url, delivery_
                     from portal.extensions import db
 
                     db.engine.dispose()
-    finally:
-        control.close()
-        server.stop()
 
     all_calls = [sum(calls.values()) for calls in per_visit]
     enrollment_calls = [
