@@ -16,18 +16,8 @@ from tests.events.imports_support import (
     run_worker,
     sheet,
 )
-from tests.fixtures.factories import make_access_level, make_user
+from tests.fixtures.factories import make_user
 from tests.fixtures.sheets import zip_bomb
-
-
-@pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
-
-
-@pytest.fixture
-def level(app, sim):
-    return make_access_level(name="Visitors – Lobby", hik_id="1")
 
 
 @pytest.fixture

@@ -16,11 +16,6 @@ from tests.fixtures.factories import make_user
 
 
 @pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
-
-
-@pytest.fixture
 def event(app, organizer_user, access_level):
     return make_event(organizer_user, access_level)
 

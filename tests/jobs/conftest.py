@@ -7,7 +7,6 @@ from rq import Queue, SimpleWorker
 from portal.hikvision import operations
 from portal.hikvision.client import HikCentralClient
 from portal.queue import QUEUES
-from tests.fixtures.factories import make_access_level
 
 
 @pytest.fixture
@@ -31,12 +30,6 @@ def run_worker(connection, queues=QUEUES, with_scheduler=False):
 @pytest.fixture
 def work(redis_conn):
     return lambda **kw: run_worker(redis_conn, **kw)
-
-
-@pytest.fixture
-def level(app, sim):
-    """The simulator's seed access level "1", synced."""
-    return make_access_level(name="Visitors – Lobby", hik_id="1")
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ N = 12
 
 
 @pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
-
-
-@pytest.fixture
 def event(app, organizer_user, level):
     return make_event(organizer_user, level)
 

@@ -24,11 +24,6 @@ from tests.fixtures.sheets import xlsx_bytes, zip_bomb, zip_bytes
 
 
 @pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
-
-
-@pytest.fixture
 def event(app, organizer_user, access_level):
     return make_event(organizer_user, access_level)
 

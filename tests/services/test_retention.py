@@ -29,11 +29,6 @@ NOTHING = {
 
 
 @pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "IMPORT_FILES_DIR": str(tmp_path / "imports")}
-
-
-@pytest.fixture
 def now(app):
     return utcnow().replace(microsecond=0)
 
