@@ -10,7 +10,7 @@ from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.models import GuestImport, Role
-from portal.queue import QueueUnavailable
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import imports as import_service
 from portal.services.sheets import errors_csv, template_csv, template_xlsx
@@ -139,8 +139,8 @@ def retry_import(import_id):
         import_service.retry_failed(guest_import, current_user)
     except import_service.ImportStateError as error:
         flash(error.message, "warning")
-    except QueueUnavailable as error:
-        flash(str(error), "error")
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
     else:
         flash("Enrollment of the remaining guests has started again.", "success")
     return redirect(url_for("events.show_import", import_id=import_id))

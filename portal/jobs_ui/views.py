@@ -6,7 +6,7 @@ from flask_login import current_user
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.models import JobRecord, Role, utcnow
-from portal.queue import QueueUnavailable
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import jobs as job_service
 
 bp = Blueprint("jobs_ui", __name__)
@@ -74,8 +74,8 @@ def retry(job_id):
         abort(403)
     try:
         new = job_service.retry_job(record, by=current_user)
-    except QueueUnavailable as exc:
-        flash(str(exc), "error")
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
         return redirect(url_for(".detail", job_id=record.id))
     flash("The job was queued again.", "success")
     return redirect(url_for(".detail", job_id=new.id))

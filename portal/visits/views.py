@@ -20,7 +20,7 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
-from portal.queue import QueueUnavailable, redis_connection
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
 from portal.services import submissions
 from portal.services import visits as visit_service
 from portal.visits.forms import CHOOSE, RetryForm, VisitForm, WindowForm, default_window
@@ -290,8 +290,8 @@ def retry(visit_id):
         return render_visit(visit, retry_form=form, status=422)
     except visit_service.VisitStateError as error:
         flash(error.message, "error")
-    except QueueUnavailable as error:
-        flash(str(error), "error")
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
     else:
         flash("Enrollment is being retried.", "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
@@ -305,8 +305,8 @@ def reapply(visit_id):
         visit_service.reapply(visit, by=current_user)
     except visit_service.VisitStateError as error:
         flash(error.message, "error")
-    except QueueUnavailable as error:
-        flash(str(error), "error")
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
     else:
         flash("The doors are being asked again to take this visit's access.", "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
