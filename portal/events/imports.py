@@ -124,8 +124,10 @@ def confirm_import(import_id):
         import_service.confirm_import(guest_import, current_user)
     except import_service.ImportStateError as error:
         flash(error.message, "warning")
-    except QueueUnavailable as error:
-        flash(f"The guests are saved, but enrollment could not start: {error}", "error")
+    except QueueUnavailable:
+        flash(
+            f"The guests are saved, but enrollment could not start. {QUEUE_DOWN_MESSAGE}", "error"
+        )
     else:
         flash("Guest list confirmed: enrollment has started.", "success")
     return redirect(url_for("events.show_import", import_id=import_id))
