@@ -81,6 +81,9 @@ def from_environment():
         # through the API needs a photo. Off only for sites whose doors use cards or codes.
         # Guest-sheet imports keep the photo optional either way.
         "REQUIRE_GUEST_PHOTO": _bool("REQUIRE_GUEST_PHOTO", True),
+        # Check every photo locally for exactly one usable face before it reaches HikCentral.
+        # Off only when an operator must accept photos the detector gets wrong.
+        "FACE_CHECK": _bool("FACE_CHECK", True),
         # Uploads above this are refused before they are read (photos, sheets, ZIPs).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
         # Guest sheets with their photo ZIPs may be larger than other uploads.

@@ -5,7 +5,6 @@ server-side rate limit; the client's shared limiter (Redis, a key of its own, de
 allows the same rate. Calls and HTTP 429 answers are counted by the simulator itself.
 """
 
-import io
 import json
 import time
 import uuid
@@ -14,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from PIL import Image
 
 from portal.bench.common import bench_simulator, parse_rate
+from portal.bench.faces import portrait_jpeg
 from portal.hikvision import operations as ops
 from portal.hikvision.client import HikCentralClient
 from portal.hikvision.ratelimit import SharedRateLimiter
@@ -25,11 +24,8 @@ FACE_SIZE = (240, 300)  # above the 200 px short side a face needs, a few KB as 
 
 
 def bench_face(n):
-    """A small distinct JPEG per guest (>= 200 px, well under 200 KB)."""
-    image = Image.new("RGB", FACE_SIZE, ((n * 37) % 256, (n * 91) % 256, (n * 53) % 256))
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
+    """A small distinct JPEG of a face per guest (>= 200 px, well under 200 KB)."""
+    return portrait_jpeg(FACE_SIZE, ((n * 37) % 256, (n * 91) % 256, (n * 53) % 256))
 
 
 def guest_specs(prefix, count, *, with_face):

@@ -29,7 +29,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -37,6 +37,7 @@ from rq.results import Result
 from sqlalchemy import select
 
 from portal.bench.common import bench_app_config, bench_simulator, parse_rate
+from portal.bench.faces import portrait
 from portal.config import ROOT
 
 PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
@@ -57,7 +58,7 @@ class BenchError(click.ClickException):
 
 
 def phone_photo(seed=0, size=PHOTO_SIZE) -> bytes:
-    """A JPEG like a phone's: 12 MP, smooth shading, a face-sized blob and sensor noise."""
+    """A JPEG like a phone's: 12 MP, smooth shading, a face and sensor noise."""
     width, height = size
     gradient = Image.linear_gradient("L")
     base = Image.merge(
@@ -74,9 +75,8 @@ def phone_photo(seed=0, size=PHOTO_SIZE) -> bytes:
         ],
     )
     image = Image.blend(base, blotches, 0.5)
-    ImageDraw.Draw(image).ellipse(
-        (width * 0.25, height * 0.2, width * 0.75, height * 0.65), fill=(200, 160, 130)
-    )
+    face = portrait((width * 4 // 5, height * 3 // 5), (seed * 37 % 256, 120, 100))
+    image.paste(face, ((width - face.width) // 2, height // 5))
     noise = Image.effect_noise(size, 3).convert("RGB")
     image = ImageChops.add(image, noise, scale=1.0, offset=-128)
     buf = io.BytesIO()

@@ -9,7 +9,10 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from PIL import Image, ImageOps
+
+from portal.services.face_check import DETECT_LONG_SIDE, face_problem
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +49,47 @@ class Photo:
     height: int
 
 
-def normalize_photo(data: bytes) -> Photo:
-    """Decode, check and re-encode a photo as an upright RGB JPEG under 200 KB."""
+def normalize_photo(data: bytes, *, face_check: bool | None = None) -> Photo:
+    """Decode, check (face included) and re-encode a photo as an upright RGB JPEG under 200 KB.
+
+    ``face_check`` overrides the FACE_CHECK setting (tests of the encoding alone turn it off).
+    """
     if not data:
         raise PhotoError("The photo is empty: choose an image file.")
     image = _decode(data)
     image = _to_rgb(image)
     image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS)
+    if face_check if face_check is not None else face_check_enabled():
+        _check_face(image)
     jpeg, image = _encode_within_limit(image)
     return Photo(jpeg, hashlib.sha256(jpeg).hexdigest(), image.width, image.height)
 
 
 def check_photo(data: bytes) -> None:
-    """Check cheaply that a photo would normalize: size limits and a decode at 1/8 scale."""
+    """Check cheaply that a photo would normalize: size limits, the face, a reduced decode."""
     if not data:
         raise PhotoError("The photo is empty: choose an image file.")
-    _decode(data, draft_to=lambda size: tuple(max(1, side // 8) for side in size))
+    image = _decode(data, draft_to=_face_check_size)
+    if face_check_enabled():
+        _check_face(image)
+
+
+def face_check_enabled():
+    """Whether photos get the local face check (setting FACE_CHECK; on outside an app)."""
+    return not has_app_context() or bool(current_app.config.get("FACE_CHECK", True))
+
+
+def _check_face(image):
+    """Refuse a photo whose face HikCentral would not model, with what to fix."""
+    problem = face_problem(image)
+    if problem:
+        raise PhotoError(problem)
+
+
+def _face_check_size(size):
+    """Decode no smaller than the face detector's working copy (any reduction is faster)."""
+    scale = min(1.0, DETECT_LONG_SIDE / max(size))
+    return tuple(max(1, math.ceil(side * scale)) for side in size)
 
 
 def _decode(data, draft_to=None):

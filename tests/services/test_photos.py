@@ -1,4 +1,8 @@
-"""Photo normalization: refuse what HikCentral cannot use, shrink what it can."""
+"""Photo normalization: refuse what HikCentral cannot use, shrink what it can.
+
+These photos are plain colours: the tests that are about encoding turn the face check off
+(face_check=False); the face check has its own tests in test_face_check.py.
+"""
 
 import hashlib
 import io
@@ -36,7 +40,7 @@ def png_claiming(width, height):
 
 
 def test_normal_photo_becomes_small_rgb_jpeg():
-    photo = normalize_photo(encode(Image.new("RGB", (1600, 1200), (120, 100, 90)), quality=95))
+    photo = normalize_photo(encode(Image.new("RGB", (1600, 1200), (120, 100, 90)), quality=95), face_check=False)
     assert (photo.width, photo.height) == (1024, 768)
     assert photo.jpeg[:2] == b"\xff\xd8"
     assert len(photo.jpeg) <= MAX_JPEG_BYTES
@@ -49,7 +53,7 @@ def test_normal_photo_becomes_small_rgb_jpeg():
 
 def test_png_with_transparency_is_flattened_to_rgb():
     image = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
-    photo = normalize_photo(encode(image, "PNG"))
+    photo = normalize_photo(encode(image, "PNG"), face_check=False)
     decoded = Image.open(io.BytesIO(photo.jpeg))
     assert decoded.mode == "RGB"
     assert decoded.getpixel((150, 150))[0] > 240  # transparent became white, not black
@@ -93,7 +97,7 @@ def test_exif_rotated_photo_comes_out_upright():
     image.paste((255, 0, 0), (0, 0, 300, 400))
     exif = Image.Exif()
     exif[ORIENTATION] = 6
-    photo = normalize_photo(encode(image, quality=95, exif=exif.tobytes()))
+    photo = normalize_photo(encode(image, quality=95, exif=exif.tobytes()), face_check=False)
     assert (photo.width, photo.height) == (400, 600)
     upright = Image.open(io.BytesIO(photo.jpeg)).convert("RGB")
     top = upright.getpixel((200, 50))
@@ -105,7 +109,7 @@ def test_exif_rotated_photo_comes_out_upright():
 
 def test_noisy_large_photo_fits_under_200_kb():
     data = encode(noisy((4000, 3000)), quality=90)
-    photo = normalize_photo(data)
+    photo = normalize_photo(data, face_check=False)
     assert len(photo.jpeg) <= MAX_JPEG_BYTES
     assert max(photo.width, photo.height) <= 1024
     assert min(photo.width, photo.height) >= 100
@@ -123,14 +127,14 @@ def two_halves(size, exif=None):
 
 def test_phone_photo_is_shrunk_by_the_decoder_without_resampling():
     # 4000 px decodes at 1/4 straight to 1000 px: within 10% of the largest side, no resize.
-    photo = normalize_photo(two_halves((4000, 3000)))
+    photo = normalize_photo(two_halves((4000, 3000)), face_check=False)
     assert (photo.width, photo.height) == (1000, 750)
     assert len(photo.jpeg) <= MAX_JPEG_BYTES
 
 
 def test_decoder_never_shrinks_below_the_largest_side_when_it_need_not():
-    assert normalize_photo(two_halves((2048, 1536))).width == 1024  # 1/2 is exact
-    assert normalize_photo(two_halves((1800, 1200))).width == 1024  # 1/2 would be too small
+    assert normalize_photo(two_halves((2048, 1536)), face_check=False).width == 1024  # 1/2 is exact
+    assert normalize_photo(two_halves((1800, 1200)), face_check=False).width == 1024  # 1/2 would be too small
 
 
 def test_truncated_large_jpeg_is_refused_when_decoded_shrunk():
@@ -142,7 +146,7 @@ def test_truncated_large_jpeg_is_refused_when_decoded_shrunk():
 def test_exif_rotated_phone_photo_comes_out_upright_when_decoded_shrunk():
     exif = Image.Exif()
     exif[ORIENTATION] = 6
-    photo = normalize_photo(two_halves((4000, 3000), exif))
+    photo = normalize_photo(two_halves((4000, 3000), exif), face_check=False)
     assert (photo.width, photo.height) == (750, 1000)
     upright = Image.open(io.BytesIO(photo.jpeg)).convert("RGB")
     assert upright.getpixel((375, 100))[0] > 200  # red (the left half) is now on top
