@@ -16,7 +16,7 @@ QUIET_LOGGERS = ("alembic.runtime.plugins",)
 # MAX_CONTENT_LENGTH.
 LARGE_UPLOAD_ENDPOINTS = {"events.upload_import", "api.upload_import"}
 
-BLUEPRINTS = ("auth", "visits", "events", "security", "jobs_ui", "admin", "api")
+BLUEPRINTS = ("auth", "visits", "events", "security", "jobs_ui", "admin", "api", "guest")
 
 
 def create_app(config=None):

@@ -100,6 +100,34 @@ def from_environment():
         # How long a call may wait for a rate-limit slot before the job retries later.
         "HIKCENTRAL_RATE_LIMIT_MAX_WAIT": _float("HIKCENTRAL_RATE_LIMIT_MAX_WAIT", 30.0),
         "PORT": _int("PORT", 5000),
+        # Outgoing e-mail (invitations, host notices). Without MAIL_SERVER nothing is sent and
+        # the pages say so; `make run` starts a local sink and sets it.
+        "MAIL_SERVER": _str("MAIL_SERVER"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USERNAME": _str("MAIL_USERNAME"),
+        "MAIL_PASSWORD": _str("MAIL_PASSWORD"),
+        "MAIL_FROM": _str("MAIL_FROM", "gatehouse@localhost"),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 10.0),
+        # Seconds between the retries of a message the mail server did not take.
+        "MAIL_RETRY_INTERVALS": [
+            int(s) for s in _str("MAIL_RETRY_INTERVALS", "30,120,600").split(",")
+        ],
+        # Messages per second a bulk send (an event's invitations) keeps to.
+        "MAIL_RATE": _float("MAIL_RATE", 5.0),
+        # The link in e-mails: the portal's public address (else the request's host).
+        "PUBLIC_URL": _str("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Hours before a visit's start when a guest who has not sent a photo is reminded.
+        "INVITE_REMINDER_HOURS": _int("INVITE_REMINDER_HOURS", 24),
+        # The privacy notice the guest agrees to on their page, and its version (recorded).
+        "PRIVACY_NOTICE": _str(
+            "PRIVACY_NOTICE",
+            "Your photo is used only to let you through the doors during your visit. It is sent"
+            " to the site's access control system and deleted after the visit ends.",
+        ),
+        "PRIVACY_NOTICE_VERSION": _str("PRIVACY_NOTICE_VERSION", "1"),
+        # Folder the development SMTP sink of `make run` writes messages to (Mailbox page).
+        "MAILBOX_DIR": _str("MAILBOX_DIR"),
         # /metrics without log-in (for a Prometheus server; restrict it on the network then).
         # When false, /metrics needs an admin session.
         "METRICS_PUBLIC": _bool("METRICS_PUBLIC", False),

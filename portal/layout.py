@@ -5,6 +5,7 @@ from werkzeug.routing import BuildError
 
 # Visit state -> the words shown in its badge.
 STATE_LABELS = {
+    "awaiting_photo": "Waiting for photo",
     "pending": "Pending",
     "enrolling": "Enrolling",
     "enrolled": "Enrolled",

@@ -71,6 +71,10 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Which e-mails about their guests the host wants (each can be turned off on the profile).
+    notify_guest_completed: Mapped[bool] = mapped_column(default=True)
+    notify_enrollment_failed: Mapped[bool] = mapped_column(default=True)
+    notify_guest_arrived: Mapped[bool] = mapped_column(default=True)
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
@@ -139,6 +143,8 @@ class Guest(db.Model):
 
 
 class VisitState(enum.StrEnum):
+    # Invited by e-mail: the guest has not sent their photo yet (nothing on HikCentral).
+    AWAITING_PHOTO = "awaiting_photo"
     PENDING = "pending"
     ENROLLING = "enrolling"
     ENROLLED = "enrolled"
@@ -204,6 +210,9 @@ class Visit(db.Model):
     delivery_failed: Mapped[int] = mapped_column(default=0)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The guest's consent to the privacy notice on their own page (time and notice version).
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_notice_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -214,6 +223,41 @@ class Visit(db.Model):
     history: Mapped[list["VisitStateChange"]] = relationship(
         back_populates="visit", order_by="VisitStateChange.at", cascade="all, delete-orphan"
     )
+
+
+class InvitationState(enum.StrEnum):
+    ACTIVE = "active"  # the link works
+    USED = "used"  # the guest sent their photo
+    REPLACED = "replaced"  # re-sent: a newer link replaced this one
+    CLOSED = "closed"  # the visit was cancelled or its photo came from the host
+
+
+class MailState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Invitation(db.Model):
+    """A personal link that lets one guest complete one visit; the link carries ``nonce``
+    signed with the app's secret key, so the database alone cannot make a working link."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default=InvitationState.ACTIVE.value)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    mail_state: Mapped[str] = mapped_column(String(20), default=MailState.QUEUED.value)
+    mail_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    visit: Mapped["Visit"] = relationship()
 
 
 class VisitStateChange(db.Model):

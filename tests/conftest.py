@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.factories",
     "tests.fixtures.sheets",
+    "tests.fixtures.smtp",
 ]

@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
 from portal.models import ACCESS_STATES, Visit, VisitState, utcnow
+from portal.services import host_notices
 from portal.services.jobs import JobFailure
 from portal.services.visits import set_state
 
@@ -70,6 +71,7 @@ def _fail(visit, sentence, **result):
     """End the visit failed with ``sentence`` and stop the job without retries."""
     set_state(visit, VisitState.FAILED, sentence)
     db.session.commit()
+    host_notices.notify(visit, host_notices.ENROLLMENT_FAILED)
     raise JobFailure(sentence, result={"visit": visit.id, "outcome": "failed", **result})
 
 
@@ -156,6 +158,7 @@ def give_up(visit, error_sentence):
     if visit.state in (VisitState.PENDING, VisitState.ENROLLING):
         set_state(visit, VisitState.FAILED, error_sentence)
         db.session.commit()
+        host_notices.notify(visit, host_notices.ENROLLMENT_FAILED)
 
 
 def follow_delivery(visit, client, *, attempts=None, interval=None, sleep=time.sleep):

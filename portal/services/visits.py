@@ -37,8 +37,12 @@ QUEUE = "high"
 PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
 LIMITS = {"full_name": 200, "email": 254, "phone": 40, "company": 200, "purpose": 500}
 # States in which a visit can still change (a failed one can be fixed and retried).
-CHANGEABLE_STATES = LIVE_STATES | {VisitState.FAILED}
+CHANGEABLE_STATES = LIVE_STATES | {VisitState.FAILED, VisitState.AWAITING_PHOTO}
 PHOTO_REQUIRED = "Add a photo of the guest's face: the doors recognise guests by face."
+PHOTO_OR_EMAIL = (
+    "Add a photo of the guest's face, or their e-mail so that they can send one themselves."
+)
+INVITE_NEEDS_EMAIL = "Enter the guest's e-mail: the invitation is sent there."
 
 
 class VisitValidationError(Exception):
@@ -154,8 +158,13 @@ def register_visit(
     purpose=None,
     access_level,
     photo=None,
+    invite=None,
 ):
-    """Validate, write Guest + Visit(pending) + history in one transaction, then enqueue."""
+    """Validate, write Guest + Visit + history in one transaction, then enqueue.
+
+    With a photo the visit is ``pending`` and enrolled. Without one, ``invite`` (True, or None
+    with an e-mail given) makes it ``awaiting_photo`` and e-mails the guest a personal link.
+    """
     errors, values = validate_guest(
         full_name=full_name, email=email, phone=phone, company=company, purpose=purpose
     )
@@ -165,12 +174,13 @@ def register_visit(
         errors["access_level"] = "Choose an access level from the list."
     normalized = None
     if photo:
+        invite = False
         try:
             normalized = normalize_photo(photo)
         except PhotoError as exc:
             errors["photo"] = exc.message
-    elif photo_required():
-        errors["photo"] = PHOTO_REQUIRED
+    else:
+        invite = _check_invite(invite, values, errors)
     if errors:
         raise VisitValidationError(errors)
 
@@ -190,11 +200,64 @@ def register_visit(
         purpose=values["purpose"],
         access_level=level,
     )
-    set_state(visit, VisitState.PENDING, "Registered.", by=host)
     db.session.add(visit)
+    if invite:
+        return _register_invited(visit, host)
+    set_state(visit, VisitState.PENDING, "Registered.", by=host)
     db.session.commit()
-    _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
+    enqueue_enrollment(visit, by=host)
     return visit
+
+
+def _check_invite(invite, values, errors):
+    """Whether a visit without a photo invites its guest; records why it cannot in ``errors``."""
+    from portal.services.mail import mail_configured
+
+    if invite is None:
+        invite = bool(values["email"]) and mail_configured()
+    if invite and not values["email"]:
+        errors.setdefault("email", INVITE_NEEDS_EMAIL)
+    elif invite and not mail_configured():
+        from portal.services.invitations import MAIL_OFF
+
+        errors["photo"] = f"{MAIL_OFF} Add a photo of the guest's face."
+    elif not invite and photo_required():
+        errors["photo"] = PHOTO_OR_EMAIL if mail_configured() else PHOTO_REQUIRED
+    return invite
+
+
+def _register_invited(visit, host):
+    # invitations builds on this module; imported here to keep the dependency one-way.
+    from portal.services import invitations
+
+    set_state(visit, VisitState.AWAITING_PHOTO, "Registered; the guest is invited.", by=host)
+    db.session.flush()
+    invitation = invitations.prepare_invitation(visit, by=host)
+    db.session.commit()
+    invitations.enqueue_invitation_mail(invitation, by=host)
+    return visit
+
+
+def enqueue_enrollment(visit, *, by=None):
+    """Hand a committed visit to enrollment; a queue outage leaves it pending with a retry."""
+    return _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
+
+
+def supply_photo(visit, photo, *, by):
+    """The host uploads the photo of a guest who was invited: the link closes, enrollment runs."""
+    from portal.services.invitations import close_invitations
+
+    if visit.state != VisitState.AWAITING_PHOTO:
+        raise VisitStateError("Only a visit waiting for the guest's photo takes a photo here.")
+    try:
+        normalized = normalize_photo(photo or b"")
+    except PhotoError as exc:
+        raise VisitValidationError({"photo": exc.message}) from exc
+    visit.guest.photo, visit.guest.photo_sha256 = normalized.jpeg, normalized.sha256
+    close_invitations(visit)
+    set_state(visit, VisitState.PENDING, "Photo added by the host.", by=by)
+    db.session.commit()
+    return enqueue_enrollment(visit, by=by)
 
 
 def photo_required():
@@ -237,7 +300,10 @@ def change_window(visit, starts_at, ends_at, *, by):
 def cancel_visit(visit, *, by):
     """Cancel a visit; access that exists (or may exist) is revoked by a job."""
     _require_changeable(visit, "it cannot be cancelled")
+    from portal.services.invitations import close_invitations
+
     had_access = visit.hik_person_id is not None or visit.state == VisitState.ENROLLING
+    close_invitations(visit)
     set_state(visit, VisitState.CANCELLED, f"Cancelled by {by.name}.", by=by)
     db.session.commit()
     if had_access:

@@ -58,6 +58,14 @@ class VisitForm(WindowForm):
     form_nonce = HiddenField()
 
 
+class GuestPhotoForm(FlaskForm):
+    photo = FileField(
+        "Photo of the guest's face",
+        render_kw=PHOTO_ATTRS,
+        description="If you have it, add it yourself: the guest's link then stops working.",
+    )
+
+
 class RetryForm(FlaskForm):
     photo = FileField(
         "New photo (optional)",

@@ -21,9 +21,17 @@ from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
-from portal.services import submissions
+from portal.services import invitations, submissions
 from portal.services import visits as visit_service
-from portal.visits.forms import CHOOSE, RetryForm, VisitForm, WindowForm, default_window
+from portal.services.mail import mail_configured
+from portal.visits.forms import (
+    CHOOSE,
+    GuestPhotoForm,
+    RetryForm,
+    VisitForm,
+    WindowForm,
+    default_window,
+)
 
 bp = Blueprint("visits", __name__)
 
@@ -198,7 +206,7 @@ def new():
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
-def render_visit(visit, *, window_form=None, retry_form=None, status=200):
+def render_visit(visit, *, window_form=None, retry_form=None, photo_form=None, status=200):
     job = visit_service.latest_job(visit)
     if window_form is None:
         window_form = WindowForm(
@@ -218,6 +226,10 @@ def render_visit(visit, *, window_form=None, retry_form=None, status=200):
         and bool(visit.hik_person_id),
         window_form=window_form,
         retry_form=retry_form or RetryForm(formdata=None),
+        photo_form=photo_form or GuestPhotoForm(formdata=None),
+        invitation=invitations.current_invitation(visit),
+        invite_problem=invitations.can_invite(visit),
+        mail_configured=mail_configured(),
     )
     return page, status
 
@@ -297,6 +309,36 @@ def retry(visit_id):
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
+@bp.post("/visits/<int:visit_id>/invite")
+@role_required(Role.HOST)
+def invite(visit_id):
+    visit = load_changeable(visit_id)
+    try:
+        invitations.invite(visit, by=current_user)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"An invitation is being sent to {visit.guest.email}.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+@bp.post("/visits/<int:visit_id>/guest-photo")
+@role_required(Role.HOST)
+def guest_photo(visit_id):
+    visit = load_changeable(visit_id)
+    form = GuestPhotoForm()
+    try:
+        visit_service.supply_photo(visit, upload(form.photo), by=current_user)
+    except visit_service.VisitValidationError as error:
+        show_errors(form, error.fields)
+        return render_visit(visit, photo_form=form, status=422)
+    except visit_service.VisitStateError as error:
+        flash(error.message, "error")
+    else:
+        flash("The photo is added. Access is being set up.", "success")
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
 @bp.post("/visits/<int:visit_id>/reapply")
 @role_required(Role.HOST)
 def reapply(visit_id):
@@ -310,6 +352,13 @@ def reapply(visit_id):
     else:
         flash("The doors are being asked again to take this visit's access.", "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
+
+
+# Visit-page forms that upload a photo: endpoint -> (render_visit argument, form class).
+PHOTO_FORMS = {
+    "visits.retry": ("retry_form", RetryForm),
+    "visits.guest_photo": ("photo_form", GuestPhotoForm),
+}
 
 
 @bp.errorhandler(413)
@@ -326,10 +375,11 @@ def upload_too_large(error):
         )
         return render_template("visits/new.html", form=form), 413
     visit = None
-    if request.endpoint == "visits.retry" and current_user.is_authenticated:
+    if request.endpoint in PHOTO_FORMS and current_user.is_authenticated:
         visit = db.session.get(Visit, request.view_args["visit_id"])
     if visit is not None and visit_service.can_change(current_user, visit):
-        form = RetryForm(formdata=None)
+        argument, form_class = PHOTO_FORMS[request.endpoint]
+        form = form_class(formdata=None)
         form.photo.errors = [message]
-        return render_visit(visit, retry_form=form, status=413)
+        return render_visit(visit, status=413, **{argument: form})
     return render_template("error.html", code=413, message=message), 413

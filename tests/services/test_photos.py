@@ -40,7 +40,9 @@ def png_claiming(width, height):
 
 
 def test_normal_photo_becomes_small_rgb_jpeg():
-    photo = normalize_photo(encode(Image.new("RGB", (1600, 1200), (120, 100, 90)), quality=95), face_check=False)
+    photo = normalize_photo(
+        encode(Image.new("RGB", (1600, 1200), (120, 100, 90)), quality=95), face_check=False
+    )
     assert (photo.width, photo.height) == (1024, 768)
     assert photo.jpeg[:2] == b"\xff\xd8"
     assert len(photo.jpeg) <= MAX_JPEG_BYTES
@@ -134,7 +136,9 @@ def test_phone_photo_is_shrunk_by_the_decoder_without_resampling():
 
 def test_decoder_never_shrinks_below_the_largest_side_when_it_need_not():
     assert normalize_photo(two_halves((2048, 1536)), face_check=False).width == 1024  # 1/2 is exact
-    assert normalize_photo(two_halves((1800, 1200)), face_check=False).width == 1024  # 1/2 would be too small
+    assert (
+        normalize_photo(two_halves((1800, 1200)), face_check=False).width == 1024
+    )  # 1/2 would be too small
 
 
 def test_truncated_large_jpeg_is_refused_when_decoded_shrunk():

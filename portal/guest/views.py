@@ -1,0 +1,88 @@
+"""The guest's invitation page: no log-in, phone first. The link itself is the credential."""
+
+from flask import Blueprint, current_app, render_template, request
+
+from portal.formatting import utc_to_local
+from portal.guest.forms import GuestPageForm
+from portal.services import invitations
+from portal.services.visits import VisitValidationError
+
+bp = Blueprint("guest", __name__)
+
+
+def _no_store(page, status=200):
+    # The page shows personal details behind a secret link: keep it out of caches and referrers.
+    return page, status, {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _refused(refusal):
+    return _no_store(render_template("guest/refused.html", message=refusal.message), 410)
+
+
+def _page(invitation, form, status=200):
+    visit = invitation.visit
+    return _no_store(
+        render_template(
+            "guest/page.html",
+            visit=visit,
+            form=form,
+            place=invitations.place_of(visit),
+            notice=current_app.config["PRIVACY_NOTICE"],
+        ),
+        status,
+    )
+
+
+@bp.route("/g/<token>", methods=["GET", "POST"])
+def page(token):
+    try:
+        invitation = invitations.open_invitation(token)
+    except invitations.InvitationRefused as refusal:
+        return _refused(refusal)
+    if request.method == "GET":
+        guest = invitation.visit.guest
+        return _page(invitation, GuestPageForm(full_name=guest.full_name, company=guest.company))
+    form = GuestPageForm()
+    if not form.validate():  # the CSRF token; the rules are checked by the service
+        return _page(invitation, form, 400)
+    storage = form.photo.data
+    try:
+        visit = invitations.complete_invitation(
+            invitation,
+            photo=storage.read() if storage and storage.filename else None,
+            full_name=form.full_name.data,
+            company=form.company.data,
+            consent=form.consent.data,
+        )
+    except VisitValidationError as error:
+        for name, message in error.fields.items():
+            getattr(form, name).errors = [message]
+        return _page(invitation, form, 422)
+    except invitations.InvitationRefused as refusal:
+        return _refused(refusal)
+    return _no_store(
+        render_template(
+            "guest/done.html",
+            visit=visit,
+            starts=utc_to_local(visit.starts_at),
+            ends=utc_to_local(visit.ends_at),
+        )
+    )
+
+
+@bp.errorhandler(413)
+def photo_too_large(error):
+    """A photo above MAX_CONTENT_LENGTH: the body was not read; say so on the guest's page."""
+    limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = (
+        f"The photo is too large: at most {limit_mb} MB."
+        " Take the photo again or choose a smaller one."
+    )
+    try:
+        invitation = invitations.open_invitation(request.view_args["token"])
+    except invitations.InvitationRefused as refusal:
+        return _refused(refusal)
+    guest = invitation.visit.guest
+    form = GuestPageForm(formdata=None, full_name=guest.full_name, company=guest.company)
+    form.photo.errors = [message]
+    return _page(invitation, form, 413)

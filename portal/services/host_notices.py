@@ -1,0 +1,63 @@
+"""E-mails to a host about their guest: completed the invitation page, enrollment failed,
+arrived. Each kind can be turned off on the host's profile; all are sent by jobs."""
+
+import logging
+
+from portal import queue
+from portal.extensions import db
+from portal.models import Visit
+from portal.services.mail import mail_configured, render_mail
+
+log = logging.getLogger(__name__)
+
+GUEST_COMPLETED = "guest_completed"
+ENROLLMENT_FAILED = "enrollment_failed"
+GUEST_ARRIVED = "guest_arrived"
+
+# Kind -> (the User flag that turns it on, the subject line).
+KINDS = {
+    GUEST_COMPLETED: ("notify_guest_completed", "{guest} sent their photo"),
+    ENROLLMENT_FAILED: ("notify_enrollment_failed", "Access for {guest} could not be set up"),
+    GUEST_ARRIVED: ("notify_guest_arrived", "{guest} has arrived"),
+}
+
+
+def wanted(visit, kind):
+    """Whether the visit's host wants e-mails of this kind (and e-mail is set up)."""
+    flag, _ = KINDS[kind]
+    host = visit.host
+    return mail_configured() and host.active and bool(getattr(host, flag))
+
+
+def notify(visit, kind):
+    """Queue the host's e-mail of ``kind`` about ``visit`` (after the caller's commit)."""
+    if not wanted(visit, kind):
+        return None
+    try:
+        return queue.enqueue(
+            "jobs.mail.send_host_notice",
+            visit.id,
+            kind,
+            kind="send_host_notice",
+            subject_type="visit",
+            subject_id=visit.id,
+            queue="default",
+        )
+    except queue.QueueUnavailable:
+        log.warning("host notice %s for visit %s not queued", kind, visit.id)
+        return None
+
+
+def notice_mail(visit_id, kind, *, visit_url):
+    """The Mail of a host notice, or None when it is no longer wanted."""
+    visit = db.session.get(Visit, visit_id)
+    if visit is None or not wanted(visit, kind):
+        return None
+    _, subject = KINDS[kind]
+    return render_mail(
+        f"host_{kind}",
+        to=visit.host.email,
+        subject=subject.format(guest=visit.guest.full_name),
+        visit=visit,
+        visit_url=visit_url,
+    )
