@@ -1,7 +1,7 @@
 """Forms of the auth blueprint."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -23,3 +23,10 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     submit = SubmitField("Create new token")
+
+
+class NoticesForm(FlaskForm):
+    notify_guest_completed = BooleanField("My guest sent their photo")
+    notify_enrollment_failed = BooleanField("Access for my guest could not be set up")
+    notify_guest_arrived = BooleanField("My guest arrived")
+    submit = SubmitField("Save e-mail choices")

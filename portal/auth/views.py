@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import layout
-from portal.auth.forms import LoginForm, PasswordForm, TokenForm
+from portal.auth.forms import LoginForm, NoticesForm, PasswordForm, TokenForm
 from portal.extensions import db, login_manager
 from portal.models import User
 from portal.services import accounts
@@ -77,6 +77,7 @@ def render_profile(*, token=None, password_form=None, status=200):
         token=token,
         token_form=TokenForm(),
         password_form=password_form or PasswordForm(),
+        notices_form=NoticesForm(formdata=None, obj=current_user),
     )
     headers = {"Cache-Control": "no-store"} if token else {}
     return response, status, headers
@@ -115,3 +116,15 @@ def change_password():
             flash("Your password was changed.", "success")
             return redirect(url_for("auth.profile"))
     return render_profile(password_form=form, status=400)
+
+
+@bp.post("/profile/notices")
+@login_required
+def change_notices():
+    form = NoticesForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("auth.profile"))
+    accounts.set_notices(current_user, **{name: form[name].data for name in accounts.NOTICE_FLAGS})
+    flash("Your e-mail choices were saved.", "success")
+    return redirect(url_for("auth.profile"))

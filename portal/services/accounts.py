@@ -149,3 +149,16 @@ def change_password(user, current, new):
 def all_users():
     """Every user, by email."""
     return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+# The e-mails about their guests a user may turn off (User boolean columns).
+NOTICE_FLAGS = ("notify_guest_completed", "notify_enrollment_failed", "notify_guest_arrived")
+
+
+def set_notices(user, **choices):
+    """Turn the user's e-mails about their guests on or off; commits."""
+    for name, wanted in choices.items():
+        if name not in NOTICE_FLAGS:
+            raise ValueError(f"unknown notice {name!r}")
+        setattr(user, name, bool(wanted))
+    db.session.commit()

@@ -202,7 +202,14 @@ def new():
             submission.release()
         else:
             submission.done(visit.id)
-    flash(f"Visit of {visit.guest.full_name} registered. Access is being set up.", "success")
+    if visit.state == VisitState.AWAITING_PHOTO:
+        flash(
+            f"Visit of {visit.guest.full_name} registered. {visit.guest.email} is invited to"
+            " send their photo; access is set up when it arrives.",
+            "success",
+        )
+    else:
+        flash(f"Visit of {visit.guest.full_name} registered. Access is being set up.", "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
