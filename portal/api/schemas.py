@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from flask import url_for
 
+from portal.services.invitations import current_invitation
+
 GUEST_FIELDS = ("full_name", "email", "phone", "company")
 # The services name guest fields without their "guest." prefix.
 SERVICE_FIELD_NAMES = {name: f"guest.{name}" for name in GUEST_FIELDS}
@@ -108,14 +110,26 @@ def parse_visit_payload(data, photo=None):
         if error:
             errors["photo"] = error
     fields["photo"] = photo
+    fields["invite"], error = parse_flag(data.get("invite"))
+    if error:
+        errors["invite"] = error
     return fields, errors
+
+
+def parse_flag(value):
+    """``(bool, error)`` of an optional boolean (JSON true/false, or "true"/"false" in a form)."""
+    if value is None or isinstance(value, bool):
+        return bool(value), None
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "false", "0", ""}:
+        return value.strip().lower() in {"true", "1"}, None
+    return False, "Must be true or false."
 
 
 def form_to_payload(form):
     """The JSON shape of a multipart visit form: guest fields as ``guest.x`` or plain ``x``."""
     guest = {name: form.get(f"guest.{name}", form.get(name)) for name in GUEST_FIELDS}
     payload = {"guest": guest}
-    for name in ("starts_at", "ends_at", "purpose", "access_level"):
+    for name in ("starts_at", "ends_at", "purpose", "access_level", "invite"):
         payload[name] = form.get(name)
     return payload
 
@@ -163,6 +177,21 @@ def visit_to_dict(visit, job=None):
         "checked_in_at": iso(visit.checked_in_at),
         "checked_out_at": iso(visit.checked_out_at),
         "job": job_link(job),
+        "invitation": invitation_to_dict(current_invitation(visit)),
+    }
+
+
+def invitation_to_dict(invitation):
+    """The latest invitation of a visit as the API shows it (never its link), or None."""
+    if invitation is None:
+        return None
+    return {
+        "state": invitation.state,
+        "mail": invitation.mail_state,
+        "mail_error": invitation.mail_error,
+        "sent_at": iso(invitation.sent_at),
+        "expires_at": iso(invitation.expires_at),
+        "used_at": iso(invitation.used_at),
     }
 
 

@@ -21,6 +21,7 @@ from portal.api.schemas import (
 from portal.extensions import csrf, db
 from portal.models import AccessLevel, JobRecord, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
+from portal.services import invitations
 from portal.services import jobs as job_service
 from portal.services import visits as visit_service
 
@@ -169,6 +170,14 @@ def cancel_visit(visit_id):
     with service_errors():
         job = visit_service.cancel_visit(visit, by=api_user())
     return visit_response(visit, job)
+
+
+@bp.post("/visits/<int:visit_id>/invite")
+def invite_guest(visit_id):
+    visit = changeable_visit(visit_id)
+    with service_errors():
+        invitations.invite(visit, by=api_user())
+    return visit_response(visit, status=202)
 
 
 @bp.get("/jobs/<int:job_id>")
