@@ -13,6 +13,7 @@ from portal.models import GuestImport, Role
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import imports as import_service
+from portal.services.mail import mail_configured
 from portal.services.sheets import errors_csv, template_csv, template_xlsx
 
 ERRORS_PER_PAGE = 100
@@ -93,6 +94,8 @@ def show_import(import_id):
         job=job,
         failed=failed,
         failed_count=counts.get("failed", 0),
+        without_photo=import_service.rows_without_photo(guest_import),
+        mail_on=mail_configured(),
         counts=counts,
         can_retry=(
             guest_import.state != "validated"
@@ -121,7 +124,9 @@ def import_errors_csv(import_id):
 def confirm_import(import_id):
     guest_import = load_import(import_id)
     try:
-        import_service.confirm_import(guest_import, current_user)
+        import_service.confirm_import(
+            guest_import, current_user, invite_missing=request.form.get("invite_missing") == "y"
+        )
     except import_service.ImportStateError as error:
         flash(error.message, "warning")
     except QueueUnavailable:

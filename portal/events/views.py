@@ -8,7 +8,12 @@ from portal.events.forms import EventForm
 from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
 from portal.models import AccessLevel, Event, Role, VisitState
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
+from portal.services import invitations
+from portal.services.mail import mail_configured
+from portal.services.visits import VisitStateError
+from portal.visits.views import job_poll_url
 
 bp = Blueprint("events", __name__)
 
@@ -96,6 +101,7 @@ def show(event_id):
     if state not in {None, *VisitState}:
         state = None
     page = db.paginate(event_service.event_visits(event, q=q, state=state), per_page=50)
+    invite_job = invitations.latest_event_invitation_job(event)
     return render_template(
         "events/show.html",
         event=event,
@@ -105,7 +111,27 @@ def show(event_id):
         states=list(VisitState),
         counts=event_service.guest_counts([event.id])[event.id],
         imports=event_service.event_imports(event),
+        photos=event_service.photo_counts(event),
+        invitable=len(invitations.event_invitable(event.id)),
+        invite_off=None if mail_configured() else invitations.MAIL_OFF,
+        invite_job=invite_job,
+        invite_job_url=job_poll_url(invite_job),
     )
+
+
+@bp.post("/events/<int:event_id>/invite")
+@role_required(Role.ORGANIZER)
+def invite_guests(event_id):
+    event = load_event(event_id)
+    try:
+        invitations.invite_event_guests(event, by=current_user)
+    except VisitStateError as error:
+        flash(error.message, "error")
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
+    else:
+        flash("The invitations are being sent; follow the progress below.", "success")
+    return redirect(url_for("events.show", event_id=event.id))
 
 
 from portal.events import imports  # noqa: E402,F401  (registers the import routes)

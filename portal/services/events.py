@@ -3,10 +3,19 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from portal.extensions import db
-from portal.models import AccessLevel, Event, Guest, GuestImport, Role, Visit, utcnow
+from portal.models import (
+    AccessLevel,
+    Event,
+    Guest,
+    GuestImport,
+    Role,
+    Visit,
+    VisitState,
+    utcnow,
+)
 
 
 class EventValidationError(Exception):
@@ -101,6 +110,31 @@ def guest_counts(event_ids):
     for event_id, state, count in rows:
         counts[event_id][state] = count
         counts[event_id]["total"] += count
+    return counts
+
+
+# Visits that no longer need a photo are left out of the photo counts.
+CLOSED_FOR_PHOTOS = (VisitState.CANCELLED.value, VisitState.EXPIRED.value)
+ENROLLED_STATES = (VisitState.ENROLLED.value, VisitState.ON_SITE.value, VisitState.LEFT.value)
+
+
+def photo_counts(event):
+    """{"missing", "received", "enrolled"}: the event's guests by where their photo stands."""
+    has_photo = Guest.photo_sha256.isnot(None)
+    kind = case(
+        (~has_photo, "missing"),
+        (Visit.state.in_(ENROLLED_STATES), "enrolled"),
+        else_="received",
+    )
+    rows = db.session.execute(
+        select(kind, func.count())
+        .select_from(Visit)
+        .join(Visit.guest)
+        .where(Visit.event_id == event.id, Visit.state.notin_(CLOSED_FOR_PHOTOS))
+        .group_by(kind)
+    )
+    counts = {"missing": 0, "received": 0, "enrolled": 0}
+    counts.update(dict(rows.all()))
     return counts
 
 

@@ -35,7 +35,7 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import enrollment
+from portal.services import enrollment, invitations
 from portal.services.jobs import JobFailure
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.sheets import (
@@ -58,6 +58,7 @@ FIRST_CHUNK = 20  # small first chunks: progress moves within seconds
 MAX_CHUNK = 200
 PREVIEW_ROWS = 20
 # States a visit of an import is still waiting in (enrolling: a run died half-way).
+INVITE_FOLLOWS = "Waiting for the guest's photo: an invitation is sent by e-mail."
 WAITING_STATES = (VisitState.PENDING.value, VisitState.ENROLLING.value)
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
 
@@ -343,8 +344,11 @@ def _new_visit(guest_import, row, photo, user):
     )
 
 
-def _write_visits(guest_import, user):
-    """Add a pending visit per new valid row (flushed in chunks); returns (created, skipped)."""
+def _write_visits(guest_import, user, *, invite_missing=False):
+    """Add a pending visit per new valid row (flushed in chunks); returns (created, skipped).
+
+    With ``invite_missing`` a row with an e-mail and no photo awaits the guest's photo instead.
+    """
     known = existing_guest_keys(guest_import.event)
     archive = _open_archive(guest_import.photos_path) if guest_import.photos_path else None
     reason = IMPORTED.format(filename=guest_import.filename)
@@ -363,6 +367,8 @@ def _write_visits(guest_import, user):
             set_state(visit, VisitState.PENDING, reason, by=user)
             if problem:
                 set_state(visit, VisitState.FAILED, problem, by=user)
+            elif invite_missing and photo is None and row.email:
+                set_state(visit, VisitState.AWAITING_PHOTO, INVITE_FOLLOWS, by=user)
             db.session.add(visit)
             batch.append(visit)
             created += 1
@@ -384,8 +390,17 @@ def _flush_and_release(visits):
     visits.clear()
 
 
-def confirm_import(guest_import, user) -> JobRecord | None:
+def rows_without_photo(guest_import):
+    """(valid rows without a photo, how many of them have an e-mail to invite)."""
+    rows = [row for row in guest_import.valid_rows or [] if not row.get("photo_name")]
+    return len(rows), sum(1 for row in rows if row.get("email"))
+
+
+def confirm_import(guest_import, user, *, invite_missing=False) -> JobRecord | None:
     """Create every new guest's visit in one transaction, then enqueue ``enroll_import``.
+
+    With ``invite_missing`` a guest without a photo but with an e-mail waits for their photo
+    (``awaiting_photo``) instead of being enrolled faceless; the event's invitations follow.
 
     Raises ImportStateError when the import was already confirmed or has nothing to import, and
     queue.QueueUnavailable (after the commit: the visits stay pending) when Redis is down.
@@ -401,7 +416,7 @@ def confirm_import(guest_import, user) -> JobRecord | None:
         if not _claim(guest_import, ("validated",), "confirmed"):
             db.session.rollback()
             raise ImportStateError(ALREADY_CONFIRMED)
-        created, skipped = _write_visits(guest_import, user)
+        created, skipped = _write_visits(guest_import, user, invite_missing=invite_missing)
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -413,7 +428,18 @@ def confirm_import(guest_import, user) -> JobRecord | None:
     log.info("import %s confirmed: %s visits, %s already registered", import_id, created, skipped)
     # The photos now live in the guests' rows: the uploaded archive is no longer needed.
     purge_import_files(guest_import)
-    return start_enrollment(guest_import, user)
+    record = start_enrollment(guest_import, user)
+    if invite_missing:
+        _invite_missing(guest_import.event, user)
+    return record
+
+
+def _invite_missing(event, user):
+    """Start the event's invitations; a failure leaves the button on the event page to retry."""
+    try:
+        invitations.invite_event_guests(event, by=user)
+    except (invitations.VisitStateError, queue.QueueUnavailable) as exc:
+        log.warning("invitations of event %s not started: %s", event.id, exc)
 
 
 def _job_timeout(count):

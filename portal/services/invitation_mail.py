@@ -5,11 +5,10 @@ import logging
 import time
 
 from flask import current_app
-from sqlalchemy import select
 
 from portal.extensions import db
 from portal.formatting import utc_to_local
-from portal.models import Event, Guest, Invitation, MailState, User, Visit, utcnow
+from portal.models import Event, Invitation, MailState, User, utcnow
 from portal.services import host_notices, invitations, mail
 from portal.services.jobs import JobFailure
 from portal.services.visits import VisitStateError
@@ -73,22 +72,6 @@ def send_host_notice(visit_id, kind):
     return {"visit": visit_id, "outcome": "sent", "kind": kind}
 
 
-def event_guests_to_invite(event_id):
-    """The event's visits whose guest has an e-mail and no photo and can still be invited."""
-    return db.session.scalars(
-        select(Visit)
-        .join(Visit.guest)
-        .where(
-            Visit.event_id == event_id,
-            Guest.email.isnot(None),
-            Guest.photo_sha256.is_(None),
-            Visit.state.in_([s.value for s in invitations.INVITABLE_STATES]),
-            Visit.ends_at > utcnow(),
-        )
-        .order_by(Visit.id)
-    ).all()
-
-
 def invite_event_guests(
     event_id, user_id, *, report=lambda done, total, failed=0: None, sleep=time.sleep
 ):
@@ -96,7 +79,7 @@ def invite_event_guests(
     if db.session.get(Event, event_id) is None:
         raise JobFailure(f"Event {event_id} no longer exists.")
     by = db.session.get(User, user_id)
-    visits = event_guests_to_invite(event_id)
+    visits = invitations.event_invitable(event_id)
     total, sent, failed = len(visits), 0, 0
     report(0, total)
     pace = Pacer(current_app.config.get("MAIL_RATE") or 0, sleep=sleep)

@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 from portal import queue
 from portal.extensions import db
 from portal.models import (
+    Guest,
     Invitation,
     InvitationState,
+    JobRecord,
     MailState,
     Visit,
     VisitState,
@@ -36,11 +38,18 @@ log = logging.getLogger(__name__)
 
 SALT = "guest-invitation"
 LINK_PATH = "/g/"
-# Visits whose guest can still be invited: nothing is on HikCentral for them yet.
-INVITABLE_STATES = {VisitState.AWAITING_PHOTO, VisitState.PENDING, VisitState.FAILED}
+# Visits whose guest can be invited (when they have no photo). An enrolled guest without a face
+# holds access the face readers cannot use: their photo, once sent, is added to the person.
+INVITABLE_STATES = {
+    VisitState.AWAITING_PHOTO,
+    VisitState.PENDING,
+    VisitState.FAILED,
+    VisitState.ENROLLED,
+}
 
 NO_EMAIL = "The guest has no e-mail address: add one, or upload the photo yourself."
 MAIL_OFF = "E-mail is not set up on this portal, so guests cannot be invited."
+NOBODY_TO_INVITE = "No guest without a photo has an e-mail address to send an invitation to."
 NOT_INVITABLE = "This visit already has the guest's photo or access: there is nothing to invite."
 VISIT_OVER = "The visit is over: a guest can no longer be invited."
 
@@ -267,3 +276,55 @@ def reminder_due(now, hours):
         )
         .order_by(Invitation.id)
     ).all()
+
+
+def event_invitable(event_id):
+    """The event's visits whose guest has an e-mail, no photo, and can still be invited."""
+    return db.session.scalars(
+        select(Visit)
+        .join(Visit.guest)
+        .where(
+            Visit.event_id == event_id,
+            Guest.email.isnot(None),
+            Guest.photo_sha256.is_(None),
+            Visit.state.in_([s.value for s in INVITABLE_STATES]),
+            Visit.ends_at > utcnow(),
+        )
+        .order_by(Visit.id)
+    ).all()
+
+
+def invite_event_guests(event, *, by):
+    """Start the job that invites every guest of ``event`` without a photo; its JobRecord."""
+    if not mail_configured():
+        raise VisitStateError(MAIL_OFF)
+    count = len(event_invitable(event.id))
+    if not count:
+        raise VisitStateError(NOBODY_TO_INVITE)
+    rate = current_app.config.get("MAIL_RATE") or 0
+    seconds = count / rate if rate > 0 else count * 0.1
+    return queue.enqueue(
+        "jobs.mail.invite_event_guests",
+        event.id,
+        by.id,
+        kind="invite_event_guests",
+        subject_type="event",
+        subject_id=event.id,
+        created_by=by,
+        queue="low",
+        job_timeout=int(600 + 3 * seconds),
+    )
+
+
+def latest_event_invitation_job(event):
+    """The latest "invite guests" job of the event, or None."""
+    return db.session.scalars(
+        select(JobRecord)
+        .where(
+            JobRecord.subject_type == "event",
+            JobRecord.subject_id == event.id,
+            JobRecord.kind == "invite_event_guests",
+        )
+        .order_by(JobRecord.id.desc())
+        .limit(1)
+    ).first()
