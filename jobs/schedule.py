@@ -43,6 +43,8 @@ def periodic_jobs(config):
             "low",
             900,
         ),
+        # Invitation reminders, INVITE_REMINDER_HOURS before a visit whose photo is missing.
+        PeriodicJob("gatehouse-send_reminders", "jobs.mail.send_reminders", 300, "low", 600),
         # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
         # PeriodicJob("gatehouse-monitor_passages", "jobs.passages.monitor_passages",
         #             config["PASSAGE_POLL_SECONDS"], "high"),

@@ -75,6 +75,8 @@ def register_blueprints(app):
 
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f"portal.{name}.views").bp)
+    if app.config.get("GATEHOUSE_ENV") == "development" and app.config.get("MAILBOX_DIR"):
+        app.register_blueprint(import_module("portal.devmail.views").bp)
 
 
 def register_upload_limits(app):

@@ -1,8 +1,9 @@
 """``make run``: the whole system on embedded defaults, in one terminal, until Ctrl-C.
 
-It starts an embedded Redis when ``REDIS_URL`` is unset and the HikCentral simulator when
-``HIKCENTRAL_URL`` is unset, brings the database to head, syncs access levels and doors,
-creates the demo admin when there is no user, then runs web, worker and scheduler together.
+It starts an embedded Redis when ``REDIS_URL`` is unset, the HikCentral simulator when
+``HIKCENTRAL_URL`` is unset and a local SMTP sink when ``MAIL_SERVER`` is unset, brings the
+database to head, syncs access levels and doors, creates the demo admin when there is no user,
+then runs web, worker and scheduler together.
 """
 
 import os
@@ -76,7 +77,25 @@ def prepare_environment():
         os.environ["HIKCENTRAL_VERIFY_TLS"] = "false"
         keep.append(("simulator", simulator.stop))
         print(f"  hikcentral  simulator, {simulator.url}")
+    if not os.environ.get("MAIL_SERVER"):
+        sink = start_mail_sink()
+        keep.append(("mail sink", sink.stop))
+        print(f"  mail        local sink, {sink.hostname}:{sink.port} (Mailbox page: /dev/mailbox)")
     return keep
+
+
+def start_mail_sink():
+    """Start a local SMTP sink whose messages the development Mailbox page shows."""
+    from portal.mailsink import start_sink
+
+    folder = INSTANCE_DIR / "mailbox"
+    controller = start_sink(folder)
+    os.environ["MAIL_SERVER"] = controller.hostname
+    os.environ["MAIL_PORT"] = str(controller.port)
+    os.environ["MAILBOX_DIR"] = str(folder)
+    port = os.environ.get("PORT", "5000")
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    return controller
 
 
 def prepare_database():

@@ -34,6 +34,8 @@ EXPECTED = {
     "/metrics": (LOGIN, 403, 403, 403, 200),
     "/healthz": (200, 200, 200, 200, 200),
     "/login": (200, 302, 302, 302, 302),
+    # The guest's page needs no log-in: its link is the credential (an unknown one is refused).
+    "/g/{token}": (410, 410, 410, 410, 410),
 }
 
 
@@ -71,7 +73,13 @@ def world(app, host_user, organizer_user, security_user, admin_user, access_leve
         "security": security_user,
         "admin": admin_user,
     }
-    ids = {"visit": visit.id, "event": event.id, "guest_import": guest_import.id, "job": job.id}
+    ids = {
+        "visit": visit.id,
+        "event": event.id,
+        "guest_import": guest_import.id,
+        "job": job.id,
+        "token": "not-a-valid-link",
+    }
     return users, ids
 
 
@@ -86,6 +94,7 @@ def test_every_page_is_in_the_matrix(app):
         .replace("{event}", "<int:event_id>")
         .replace("{guest_import}", "<int:import_id>")
         .replace("{job}", "<int:job_id>")
+        .replace("{token}", "<token>")
         .replace("template.csv", "template.<fmt>")
         for page in EXPECTED
     }

@@ -6,16 +6,19 @@ from rq_scheduler import Scheduler
 from jobs import schedule
 
 EXPIRE, PURGE = "gatehouse-expire_visits", "gatehouse-purge_personal_data"
+REMIND = "gatehouse-send_reminders"
 
 
 def test_registration_is_idempotent(app, redis_conn):
     scheduler = Scheduler(connection=redis_conn, interval=5)
     first = schedule.register_periodic_jobs(scheduler, app.config)
-    assert first == {EXPIRE: "registered", PURGE: "registered"}
+    assert first == {EXPIRE: "registered", PURGE: "registered", REMIND: "registered"}
     second = schedule.register_periodic_jobs(scheduler, app.config)
-    assert second == {EXPIRE: "kept", PURGE: "kept"}
+    assert second == {EXPIRE: "kept", PURGE: "kept", REMIND: "kept"}
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert sorted(jobs) == [EXPIRE, PURGE, REMIND]
+    assert jobs[REMIND].func_name == "jobs.mail.send_reminders"
+    assert jobs[REMIND].meta["interval"] == 300
     assert jobs[EXPIRE].func_name == "jobs.access.expire_visits"
     assert jobs[EXPIRE].meta["interval"] == 60
     assert jobs[PURGE].func_name == "jobs.maintenance.purge_personal_data"
@@ -32,16 +35,16 @@ def test_stale_periodic_jobs_are_replaced(app, redis_conn):
     )
     scheduler.schedule(utcnow(), "jobs.old.gone", interval=60, id="gatehouse-old_job")
     outcome = schedule.register_periodic_jobs(scheduler, app.config)
-    assert outcome == {EXPIRE: "registered", PURGE: "registered"}
+    assert outcome == {EXPIRE: "registered", PURGE: "registered", REMIND: "registered"}
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert sorted(jobs) == [EXPIRE, PURGE, REMIND]
     assert jobs[EXPIRE].meta["interval"] == 60
 
 
 def test_scheduler_enqueues_due_sweep(app, redis_conn):
     schedule.run_scheduler(redis_conn, app.config, burst=True)
     assert Queue("default", connection=redis_conn).job_ids == [EXPIRE]
-    assert Queue("low", connection=redis_conn).job_ids == [PURGE]
+    assert sorted(Queue("low", connection=redis_conn).job_ids) == [PURGE, REMIND]
 
 
 def test_scheduler_interval_follows_shortest_period(app):
