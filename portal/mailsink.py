@@ -2,12 +2,16 @@
 on the Mailbox page) and the real SMTP server of the tests and of `bench invitations`."""
 
 import email
+import logging
 import socket
 import threading
 from email import policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every connection at INFO; the sink's own record is the messages it keeps.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class MailSink:

@@ -15,7 +15,7 @@ from PIL import Image
 # Detection runs on a copy whose long side is at most this (faster, and enough for a portrait).
 DETECT_LONG_SIDE = 480
 SMALLEST_DETECTED = 20  # px on the detection copy; smaller faces are not looked for
-SCALE_STEP = 1.15  # the detector's scale pyramid step (1.1 is slower for no gain here)
+SCALE_STEP = 1.15  # the detector's scale pyramid step (1.2 misses small faces here)
 # The guest's face must be at least this share of the photo's short side (a selfie is ~0.3-0.6).
 MIN_FACE_SHARE = 0.12
 # Another face at least this share of the largest one's width is a second person.
