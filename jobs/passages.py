@@ -1,4 +1,4 @@
-"""RQ entry point of passage monitoring (design §4 flow 6), run by the scheduler."""
+"""RQ entry point of passage monitoring (architecture.md, flow 6), run by the scheduler."""
 
 from flask import current_app
 

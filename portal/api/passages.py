@@ -1,4 +1,4 @@
-"""API endpoints of the security desk (design §5): passages and who is on site now.
+"""API endpoints of the security desk: passages and who is on site now.
 
 ``GET /api/v1/passages?since=&until=&visit=&door=&direction=&kind=`` (newest first, paged) and
 ``GET /api/v1/onsite``; both need the security role, as their pages do.

@@ -1,4 +1,4 @@
-"""Passage monitoring (design §4 flow 6) and the security desk: check-in and check-out.
+"""Passage monitoring (architecture.md, flow 6) and the security desk: check-in and check-out.
 
 One poll at a time (a Redis lock with an expiry) reads HikCentral's door events from the cursor
 minus an overlap up to now, for everyone at once: one ``door/events`` read per event type and

@@ -1,4 +1,4 @@
-"""GET /api/v1/passages and GET /api/v1/onsite (design §5): security's JSON twins of the pages."""
+"""GET /api/v1/passages and GET /api/v1/onsite: security's JSON twins of the pages."""
 
 from datetime import timedelta
 
