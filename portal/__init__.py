@@ -33,6 +33,7 @@ def create_app(config=None):
     register_blueprints(app)
     register_upload_limits(app)
     register_errorhandlers(app)
+    register_notice_listeners(app)
     register_template_helpers(app)
     register_commands(app)
     return app
@@ -86,6 +87,11 @@ def register_upload_limits(app):
     def allow_large_uploads(endpoint, values):
         if endpoint in LARGE_UPLOAD_ENDPOINTS:
             request.max_content_length = app.config["MAX_IMPORT_UPLOAD"]
+
+
+def register_notice_listeners(app):
+    """Load the modules that listen to domain hooks (the host's e-mail on a guest's arrival)."""
+    from portal.services import host_notices  # noqa: F401  (registers on import)
 
 
 def register_errorhandlers(app):

@@ -1,7 +1,7 @@
 """guest invitations: awaiting_photo visits, invitation links, consent, host e-mail choices
 
 Revision ID: a7c3e9f12b40
-Revises: d1f744761421
+Revises: 7da1418c68f1
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = 'a7c3e9f12b40'
-down_revision = 'd1f744761421'
+down_revision = '7da1418c68f1'
 branch_labels = None
 depends_on = None
 

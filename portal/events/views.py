@@ -11,6 +11,7 @@ from portal.models import AccessLevel, Event, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import invitations
+from portal.services import passages as passage_service
 from portal.services.mail import mail_configured
 from portal.services.visits import VisitStateError
 from portal.visits.views import job_poll_url
@@ -102,6 +103,7 @@ def show(event_id):
         state = None
     page = db.paginate(event_service.event_visits(event, q=q, state=state), per_page=50)
     invite_job = invitations.latest_event_invitation_job(event)
+    counts = event_service.guest_counts([event.id])[event.id]
     return render_template(
         "events/show.html",
         event=event,
@@ -109,7 +111,8 @@ def show(event_id):
         q=q,
         state=state,
         states=list(VisitState),
-        counts=event_service.guest_counts([event.id])[event.id],
+        counts=counts,
+        attendance=passage_service.attendance_counts(counts),
         imports=event_service.event_imports(event),
         photos=event_service.photo_counts(event),
         invitable=len(invitations.event_invitable(event.id)),

@@ -6,6 +6,7 @@ import logging
 from portal import queue
 from portal.extensions import db
 from portal.models import Visit
+from portal.services import notices
 from portal.services.mail import mail_configured, render_mail
 
 log = logging.getLogger(__name__)
@@ -61,3 +62,11 @@ def notice_mail(visit_id, kind, *, visit_url):
         visit=visit,
         visit_url=visit_url,
     )
+
+
+@notices.on_arrival
+def guest_arrived(visit_id):
+    """The passage monitor's (or a manual check-in's) first arrival: e-mail the host."""
+    visit = db.session.get(Visit, visit_id)
+    if visit is not None:
+        notify(visit, GUEST_ARRIVED)

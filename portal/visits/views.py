@@ -22,6 +22,7 @@ from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
 from portal.services import invitations, submissions
+from portal.services import passages as passage_service
 from portal.services import visits as visit_service
 from portal.services.mail import mail_configured
 from portal.visits.forms import (
@@ -237,6 +238,8 @@ def render_visit(visit, *, window_form=None, retry_form=None, photo_form=None, s
         invitation=invitations.current_invitation(visit),
         invite_problem=invitations.can_invite(visit),
         mail_configured=mail_configured(),
+        passages=passage_service.visit_passages(visit),
+        desk=current_user.can(Role.SECURITY),
     )
     return page, status
 

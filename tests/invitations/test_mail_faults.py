@@ -71,3 +71,24 @@ def test_a_host_who_turned_a_notice_off_gets_none(app, smtp_server, host_user, l
     assert host_notices.notify(visit, host_notices.GUEST_COMPLETED) is None
     assert send_host_notice(visit.id, host_notices.GUEST_COMPLETED)["outcome"] == "not_wanted"
     assert smtp_server.handler.messages == []
+
+
+def test_the_host_is_emailed_when_the_guest_arrives_unless_turned_off(
+    app, smtp_server, host_user, security_user, level, work
+):
+    from portal.models import VisitState
+    from portal.services import passages
+
+    visit = make_visit(host_user, level, starts_in=timedelta(minutes=-5), state="enrolled")
+    passages.check_in(visit, by=security_user, reason="Reader down at the lobby")
+    assert visit.state == VisitState.ON_SITE
+    work()
+    [message] = smtp_server.handler.messages
+    assert message["To"] == host_user.email
+    assert message["Subject"] == "Ada Lovelace has arrived"
+    host_user.notify_guest_arrived = False
+    db.session.commit()
+    other = make_visit(host_user, level, starts_in=timedelta(minutes=-5), state="enrolled")
+    passages.check_in(other, by=security_user, reason="Reader down at the lobby")
+    work()
+    assert len(smtp_server.handler.messages) == 1
