@@ -198,7 +198,8 @@ def _refusal(invitation, now):
         return LINK_REPLACED
     if invitation.state == InvitationState.CLOSED or visit.state != VisitState.AWAITING_PHOTO:
         return LINK_USED if visit.guest.photo_sha256 else LINK_INVALID
-    if now >= min(invitation.expires_at, visit.ends_at):
+    # The link lives as long as the visit: a window changed later moves its end too.
+    if now >= visit.ends_at:
         return LINK_EXPIRED
     return None
 

@@ -6,10 +6,9 @@ import re
 import pytest
 from markupsafe import escape
 from PIL import Image
-from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Invitation, VisitState
+from portal.models import VisitState
 from portal.services import face_check, invitations
 from tests.fixtures.app import CSRF_FIELD
 from tests.invitations.conftest import guest_photo, link_in, token_of
@@ -127,12 +126,13 @@ def test_an_altered_link_is_refused_with_a_sentence(anon_client, link, make_bad,
 
 
 def test_an_expired_link_is_refused_with_a_sentence(anon_client, link, invited):
-    invitation = db.session.scalar(select(Invitation))
     from datetime import timedelta
 
     from portal.models import utcnow
 
-    invitation.expires_at = utcnow() - timedelta(minutes=1)
+    # The visit is under way and ends a minute ago (as the clock moved on).
+    invited.starts_at = utcnow() - timedelta(hours=2)
+    invited.ends_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     response = anon_client.get(link)
     assert response.status_code == 410
