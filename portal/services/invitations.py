@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from rq import Retry
 from sqlalchemy import select, update
 
 from portal import queue
@@ -167,8 +168,6 @@ def enqueue_invitation_mail(invitation, *, by=None):
 
 def mail_retry():
     """The retry policy of a message (MAIL_RETRY_INTERVALS)."""
-    from rq import Retry
-
     intervals = list(current_app.config.get("MAIL_RETRY_INTERVALS") or [30, 120, 600])
     return Retry(max=len(intervals), interval=intervals)
 
