@@ -31,8 +31,9 @@ def portrait(size=(400, 500), background=(180, 140, 120)):
     return canvas
 
 
+@cache
 def portrait_jpeg(size=(400, 500), background=(180, 140, 120), quality=85):
-    """:func:`portrait` encoded as a JPEG."""
+    """:func:`portrait` encoded as a JPEG (kept: the same arguments give the same bytes)."""
     buf = io.BytesIO()
     portrait(size, background).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
