@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -155,8 +156,16 @@ ACCESS_STATES = {VisitState.ENROLLED, VisitState.ON_SITE}
 
 
 def new_person_code():
-    """A stable, unique code that identifies a visit's person on HikCentral."""
-    return "GH" + secrets.token_hex(8).upper()
+    """A stable, unique code that identifies a visit's person on HikCentral (A-Z/0-9 only)."""
+    from portal.hikvision import identifiers
+
+    if not has_app_context():
+        return identifiers.new_person_code()
+    config = current_app.config
+    return identifiers.new_person_code(
+        config.get("HIKCENTRAL_PERSON_CODE_PREFIX", identifiers.DEFAULT_CODE_PREFIX),
+        config.get("HIKCENTRAL_PERSON_CODE_LENGTH", identifiers.DEFAULT_CODE_LENGTH),
+    )
 
 
 class Event(db.Model):

@@ -48,6 +48,10 @@ class ProtocolError(HikvisionError):
     """The server answered something that is not a HikCentral envelope."""
 
 
+class TlsError(ProtocolError):
+    """The TLS handshake failed: an untrusted certificate, or one that does not match the pin."""
+
+
 class RateLimitedError(HikvisionError):
     """HTTP 429 or the gateway's frequency-limit codes; ``retry_after`` in seconds when known."""
 

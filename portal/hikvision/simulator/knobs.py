@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta, timezone
 
 FAULT_KINDS = ("http_500", "code_5", "drop", "slow")
+PROFILES = ("friendly", "strict")
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,12 @@ class SimConfig:
     max_batch: int = 1000
     # The devices' UTC offset: event times are reported in it, as terminals do.
     utc_offset_minutes: int = 0
+    # "strict" answers as live servers were seen to (see simulator/strict.py).
+    profile: str = "friendly"
+    # Person ids or codes whose first reapplication answers code 1 "Unknow Error(0, 3651)".
+    reapply_unknown_error: frozenset = field(default_factory=frozenset)
+    # Person ids or codes whose validity changes answer Success and are never stored.
+    validity_ignored: frozenset = field(default_factory=frozenset)
 
     @property
     def site_timezone(self):
@@ -75,7 +82,8 @@ class SimConfig:
     def as_json(self):
         data = asdict(self)
         data["rate_limit"] = list(self.rate_limit) if self.rate_limit else None
-        for name in ("fault_kinds", "fault_script", "delivery_failures", "unsupported_paths"):
+        sets = ("delivery_failures", "unsupported_paths", "reapply_unknown_error")
+        for name in ("fault_kinds", "fault_script", *sets, "validity_ignored"):
             data[name] = (
                 sorted(data[name]) if isinstance(data[name], frozenset) else list(data[name])
             )
@@ -125,6 +133,12 @@ def _rate(name, value):
     return parse_rate_limit(value)
 
 
+def _profile(name, value):
+    if value not in PROFILES:
+        raise ConfigError(f"{name} must be one of {', '.join(PROFILES)}")
+    return value
+
+
 def _batch(name, value):
     return int(_number(name, value, low=1))
 
@@ -137,6 +151,9 @@ _CHECKS = {
     "fault_seed": _seed,
     "delivery_failures": _strings,
     "unsupported_paths": _strings,
+    "reapply_unknown_error": _strings,
+    "validity_ignored": _strings,
+    "profile": _profile,
     "max_batch": _batch,
     "utc_offset_minutes": lambda n, v: int(_number(n, v, -720, 840)),
 }
