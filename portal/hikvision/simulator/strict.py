@@ -34,6 +34,9 @@ CODE_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 TEXT_FIELDS = ("personFamilyName", "personGivenName", "remark")
 
 
+NOT_FOUND = "The request resource does not exist"
+
+
 def is_strict(sim):
     return sim.knobs.config.profile == "strict"
 
@@ -108,7 +111,7 @@ def reapply_refusal(sim, persons):
 def check_delivery_known(sim):
     """In the strict profile elementDownloadDetail knows no (type 1) person."""
     if is_strict(sim):
-        raise ApiError("128")
+        raise ApiError("128", message=NOT_FOUND)
 
 
 def check_door_events_body(sim, body):
@@ -118,4 +121,4 @@ def check_door_events_body(sim, body):
 
 def unknown_person(sim, detail):
     """Code 128, bare as live servers answer it in the strict profile."""
-    return ApiError("128") if is_strict(sim) else ApiError("128", detail)
+    return ApiError("128", message=NOT_FOUND) if is_strict(sim) else ApiError("128", detail)
