@@ -410,7 +410,7 @@ class HikCentralClient:
             data = envelope.get("data")
             return None if data == "" else data
         message = self._scrub(str(envelope.get("msg") or "no message"))[:MAX_MESSAGE]
-        kwargs = {"code": code, "path": path}
+        kwargs = {"code": code, "path": path, "server_message": message}
         if code in AUTH_CODES:
             raise AuthenticationError(f"HikCentral refused the call: {message}", **kwargs)
         if code in NOT_FOUND_CODES:

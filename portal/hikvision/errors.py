@@ -11,12 +11,14 @@ class HikvisionError(Exception):
 
     transient = False
 
-    def __init__(self, message, *, code=None, path=None, ambiguous=False):
+    def __init__(self, message, *, code=None, path=None, ambiguous=False, server_message=None):
         super().__init__(message)
         self.message = message
         self.code = code
         self.path = path
         self.ambiguous = ambiguous
+        # The server's own msg (secret scrubbed), for the administrator's self-test report.
+        self.server_message = server_message
 
     def __str__(self):
         where = f" ({self.path})" if self.path else ""

@@ -462,7 +462,7 @@ def _full_body(person, begin, end, remark=None):
 
 
 def _set_window(client, person_id, person_code, begin, end, remark=None):
-    """Change a window and read it back; True when HikCentral holds it.
+    """Change a window and read it back: 1 or 2 (the try that took), or 0 when none did.
 
     Live servers were seen answering Success to a validity update and keeping the old window:
     the change is retried once with the full person body before it is reported as not applied.
@@ -470,10 +470,10 @@ def _set_window(client, person_id, person_code, begin, end, remark=None):
     client.call(PERSON_UPDATE, _validity_body(person_id, person_code, begin, end, remark))
     person = _read_person(client, person_id)
     if _window_matches(person, begin, end):
-        return True
+        return 1
     log.warning("HikCentral kept the old window of person %s; sending the whole person", person_id)
     client.call(PERSON_UPDATE, _full_body(person, begin, end, remark))
-    return _window_matches(_read_person(client, person_id), begin, end)
+    return 2 if _window_matches(_read_person(client, person_id), begin, end) else 0
 
 
 def _align(client, spec, person, code):
@@ -493,7 +493,7 @@ def _align(client, spec, person, code):
     elif face_changed:
         body = {"personId": person_id, "personCode": code, "remark": face_marker(spec.face)}
         client.call(PERSON_UPDATE, body)
-    return face_changed or validity_changed, applied
+    return face_changed or validity_changed, bool(applied)
 
 
 def _adopt(client, spec, person, action, code=None):
@@ -574,7 +574,8 @@ def ensure_persons(client, specs, *, org_code="1", max_workers=10):
 def update_validity(client, items, *, max_workers=10):
     """Set and read back each window; items are (person_id, person_code, begin, end).
 
-    The action is ``updated``, or ``window_not_applied`` when HikCentral kept another window.
+    The action is ``updated``, ``updated_on_second_try`` (the whole person had to be sent), or
+    ``window_not_applied`` when HikCentral kept another window.
     """
 
     def one(item):
@@ -583,10 +584,14 @@ def update_validity(client, items, *, max_workers=10):
             applied = _set_window(client, person_id, person_code, begin, end)
         except HikvisionError as exc:
             return _failure(person_id, exc, person_id)
-        action = "updated" if applied else "window_not_applied"
-        return ItemResult(person_id, True, person_id, action, window_applied=applied)
+        action = WINDOW_ACTIONS[applied]
+        return ItemResult(person_id, True, person_id, action, window_applied=bool(applied))
 
     return _each(one, list(items), max_workers)
+
+
+UPDATED_ON_SECOND_TRY = "updated_on_second_try"
+WINDOW_ACTIONS = {1: "updated", 2: UPDATED_ON_SECOND_TRY, 0: "window_not_applied"}
 
 
 def set_face(client, person_id, face, *, person_code=None):
