@@ -43,7 +43,7 @@ def periodic_jobs(config):
             "low",
             900,
         ),
-        # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
+        # Passage monitoring (architecture.md, flow 6) is registered here when it is built, e.g.
         # PeriodicJob("gatehouse-monitor_passages", "jobs.passages.monitor_passages",
         #             config["PASSAGE_POLL_SECONDS"], "high"),
     ]

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: the data model of the visitor domain (design §3).
+"""SQLAlchemy models: the data model of the visitor domain (architecture.md §3).
 
 Times are stored as naive UTC and come back as aware UTC datetimes (``UTCDateTime``).
 """
@@ -47,7 +47,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-# What each role may act as: roles are cumulative upward (design §1).
+# What each role may act as: roles are cumulative upward (architecture.md §1).
 ROLE_GRANTS = {
     Role.HOST: {Role.HOST},
     Role.ORGANIZER: {Role.HOST, Role.ORGANIZER},

@@ -1,4 +1,4 @@
-"""Views of the api blueprint: the JSON API under /api/v1 (design §5), Bearer tokens only."""
+"""Views of the api blueprint: the JSON API under /api/v1 (see the README), Bearer tokens only."""
 
 from contextlib import contextmanager
 

@@ -1,4 +1,4 @@
-"""Expiry (design §4 flow 5): visits whose window ended lose their access, in batched calls.
+"""Expiry (architecture.md, flow 5): visits whose window ended lose their access, in batched calls.
 
 One revoke call per access level, the persons deleted, the visits ``expired``. Safe to run twice
 and after a lost run: it works from the visits' states, and HikCentral's "already gone" is fine.

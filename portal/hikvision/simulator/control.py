@@ -1,4 +1,4 @@
-"""A client for the simulator's unsigned control API (design §5)."""
+"""A client for the simulator's unsigned control API (documented in the README)."""
 
 import requests
 
