@@ -1,7 +1,7 @@
 """visits.window_not_applied: HikCentral kept another window than the one sent
 
 Revision ID: 9c1e5a7b2f30
-Revises: d1f744761421
+Revises: 7da1418c68f1
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '9c1e5a7b2f30'
-down_revision = 'd1f744761421'
+down_revision = '7da1418c68f1'
 branch_labels = None
 depends_on = None
 
