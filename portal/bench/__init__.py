@@ -7,6 +7,7 @@ from portal.bench.imports import import_
 from portal.bench.invitations import invitations_
 from portal.bench.limiter import limiter
 from portal.bench.passages import passages
+from portal.bench.strict import strict
 from portal.bench.visit import visit
 
 
@@ -15,5 +16,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, passages, invitations_):
+for command in (enroll, limiter, import_, visit, passages, strict, invitations_):
     bench.add_command(command)
