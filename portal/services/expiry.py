@@ -18,7 +18,7 @@ from portal.services.visits import set_state
 log = logging.getLogger(__name__)
 
 # Visits that may still hold access (or are waiting for it) and must stop at the window's end.
-SWEPT_STATES = (VisitState.PENDING, VisitState.ENROLLED, VisitState.ON_SITE)
+SWEPT_STATES = (VisitState.PENDING, VisitState.ENROLLED, VisitState.ON_SITE, VisitState.LEFT)
 WINDOW_ENDED = "The visit's time ended; access was removed."
 CLEANUP_FAILED = "The visit's time ended; HikCentral could not remove the guest: {error}"
 
