@@ -1,7 +1,7 @@
 """events.cancelled_at: an event can be cancelled
 
 Revision ID: b3e5c0a17f42
-Revises: 7da1418c68f1
+Revises: 9c1e5a7b2f30
 Create Date: 2026-11-28 05:15:00.000000
 
 """
@@ -13,7 +13,7 @@ import portal.models
 
 # revision identifiers, used by Alembic.
 revision = 'b3e5c0a17f42'
-down_revision = '7da1418c68f1'
+down_revision = '9c1e5a7b2f30'
 branch_labels = None
 depends_on = None
 
