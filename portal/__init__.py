@@ -29,6 +29,7 @@ def create_app(config=None):
     )
     configure(app, config)
     register_extensions(app)
+    register_languages(app)
     register_redis(app)
     register_blueprints(app)
     register_upload_limits(app)
@@ -63,6 +64,12 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+
+
+def register_languages(app):
+    from portal import i18n
+
+    i18n.register(app)
 
 
 def register_redis(app):
