@@ -1,6 +1,7 @@
 """Views of the events blueprint: organizers' events and their guest lists."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth.roles import role_required
@@ -10,6 +11,7 @@ from portal.formatting import local_to_utc, utc_to_local
 from portal.models import AccessLevel, Event, Role, VisitState
 from portal.services import events as event_service
 from portal.services import passages as passage_service
+from portal.visits.forms import CHOOSE
 
 bp = Blueprint("events", __name__)
 
@@ -23,7 +25,7 @@ def load_event(event_id):
 
 def event_form(event=None):
     form = EventForm(obj=None)
-    form.access_level.choices = [(0, "Choose…")] + [
+    form.access_level.choices = [(0, CHOOSE)] + [
         (level.id, level.name) for level in event_service.active_access_levels()
     ]
     if event is not None and request.method == "GET":
@@ -67,7 +69,10 @@ def new():
         except event_service.EventValidationError as error:
             show_errors(form, error.fields)
         else:
-            flash(f"Event “{event.name}” created. Upload its guest list next.", "success")
+            flash(
+                _("Event “%(name)s” created. Upload its guest list next.", name=event.name),
+                "success",
+            )
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=None)
 
@@ -83,7 +88,7 @@ def edit(event_id):
         except event_service.EventValidationError as error:
             show_errors(form, error.fields)
         else:
-            flash("Event saved.", "success")
+            flash(_("Event saved."), "success")
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=event)
 
