@@ -79,6 +79,16 @@ def time_range(start, end, language=None):
     return f"{start_text} – {end_text}"
 
 
+def local_window(starts_at, ends_at):
+    """A window in the site's zone, the end's date left out when it is the start's."""
+    zone = site_zone()
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    # Digits only: the window goes into sentences stored once and shown in every language.
+    end_format = "%H:%M" if start.date() == end.date() else "%d.%m.%Y %H:%M"
+    return f"{start:%d.%m.%Y %H:%M} – {end.strftime(end_format)}"
+
+
 def register(app):
     app.add_template_filter(local_time, "localtime")
     app.add_template_global(time_range, "format_time_range")
+    app.add_template_global(local_window)

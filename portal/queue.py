@@ -35,6 +35,8 @@ RETRIED_BY_DEFAULT = {
     "jobs.enroll.update_validity",
     "jobs.enroll.revoke_visit",
     "jobs.enroll.reapply_visit",
+    "jobs.events.update_guest_windows",
+    "jobs.events.revoke_event_guests",
 }
 
 QUEUE_DOWN_MESSAGE = N_("The job queue is not reachable; try again in a minute.")

@@ -1,7 +1,7 @@
 """a user's language
 
 Revision ID: b13c0a1e5f2d
-Revises: 7da1418c68f1
+Revises: b3e5c0a17f42
 Create Date: 2026-11-28 05:20:00.000000
 
 None follows the browser's Accept-Language, then DEFAULT_LANGUAGE.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b13c0a1e5f2d'
-down_revision = '7da1418c68f1'
+down_revision = 'b3e5c0a17f42'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,15 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length
 
 from portal.layout import ROLE_LABELS as ROLE_WORDS
@@ -32,3 +40,10 @@ class RoleForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button with only the CSRF token (enable, disable, sync)."""
+
+
+class CheckForm(FlaskForm):
+    """The connection self-test; ``write`` also enrolls and deletes a test person."""
+
+    write = BooleanField(_l("Also enroll and delete a test person"))
+    submit = SubmitField(_l("Run the self-test"))

@@ -2,13 +2,16 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.auth.roles import role_required
 from portal.events.forms import EventForm
 from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
+from portal.i18n import shown
 from portal.models import AccessLevel, Event, Role, VisitState
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import passages as passage_service
 from portal.visits.forms import CHOOSE
@@ -81,16 +84,66 @@ def new():
 @role_required(Role.ORGANIZER)
 def edit(event_id):
     event = load_event(event_id)
+    if event.cancelled_at is not None:
+        flash(event_service.CANCELLED, "warning")
+        return redirect(url_for("events.show", event_id=event.id))
     form = event_form(event)
     if form.validate_on_submit():
         try:
-            event_service.update_event(event, **form_fields(form))
+            change = event_service.update_event(event, **form_fields(form), by=current_user)
         except event_service.EventValidationError as error:
             show_errors(form, error.fields)
+        except QueueUnavailable:
+            flash(
+                _("The event is saved; its guests' doors are not yet.")
+                + " "
+                + shown(QUEUE_DOWN_MESSAGE),
+                "warning",
+            )
+            return redirect(url_for("events.show", event_id=event.id))
         else:
-            flash(_("Event saved."), "success")
+            flash(saved_sentence(change), "success")
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=event)
+
+
+def saved_sentence(change):
+    """What saving an event did, in one sentence."""
+    if not change.guests:
+        return _("Event saved.")
+    said = ngettext(
+        "Event saved. %(num)d guest moved with the event's time.",
+        "Event saved. %(num)d guests moved with the event's time.",
+        change.guests,
+    )
+    return " ".join((said, _("HikCentral is being updated."))) if change.job else said
+
+
+@bp.post("/events/<int:event_id>/cancel")
+@role_required(Role.ORGANIZER)
+def cancel(event_id):
+    event = load_event(event_id)
+    try:
+        change = event_service.cancel_event(event, by=current_user)
+    except event_service.EventStateError as error:
+        flash(error.message, "warning")
+    except QueueUnavailable:
+        flash(
+            _("The event is cancelled, but its guests still have access.")
+            + " "
+            + shown(QUEUE_DOWN_MESSAGE),
+            "error",
+        )
+    else:
+        said = ngettext(
+            "The event was cancelled with its %(num)d guest.",
+            "The event was cancelled with its %(num)d guests.",
+            change.guests,
+        )
+        if change.job:
+            said = " ".join((said, _("Their access is being removed.")))
+        flash(said, "success")
+    return redirect(url_for("events.show", event_id=event.id))
 
 
 @bp.get("/events/<int:event_id>")
@@ -113,6 +166,7 @@ def show(event_id):
         counts=counts,
         attendance=passage_service.attendance_counts(counts),
         imports=event_service.event_imports(event),
+        job=event_service.latest_job(event),
     )
 
 

@@ -77,6 +77,7 @@ CANNOT_DISCARD = N_(
 # Imports that were never confirmed (no visit came from them): they may be discarded.
 UNCONFIRMED_STATES = ("validated", "expired")
 IMPORTED = N_("Imported from %(filename)s.")
+EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer change.")
 
 
 class ImportFileError(ValueError):
@@ -199,6 +200,8 @@ def stage_import(event, user, sheet_file, photos_file=None):
 
     Raises ImportFileError (nothing written, no file kept) when a file cannot be used.
     """
+    if event.cancelled_at is not None:
+        raise ImportFileError(EVENT_CANCELLED)
     stream, filename = _upload_parts(sheet_file)
     _check_sheet_name(stream, filename)
     photo_stream, photo_name = _upload_parts(photos_file)
@@ -398,6 +401,8 @@ def confirm_import(guest_import, user) -> JobRecord | None:
     """
     if guest_import.state == "expired":
         raise ImportStateError(UPLOAD_EXPIRED)
+    if guest_import.event.cancelled_at is not None and guest_import.state == "validated":
+        raise ImportStateError(EVENT_CANCELLED)
     if guest_import.state != "validated":
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:
@@ -570,6 +575,7 @@ class _Run:
         self.counts = {"enrolled": 0, "failed": 0, "expired": 0, "transient": 0, "revoked": 0}
         self.transient_error = None
         self.resumed: set[int] = set()
+        self.retried: set[int] = set()
 
     def fail(self, visit, sentence):
         set_state(visit, VisitState.FAILED, sentence)
@@ -594,6 +600,8 @@ class _Run:
                     set_state(visit, VisitState.ENROLLING)
                 elif visit.hik_person_id:
                     self.resumed.add(visit.id)  # a crashed run created its person already
+                else:
+                    self.retried.add(visit.id)  # an earlier run may have added it: look first
                 ready.append(visit)
         db.session.commit()
         return ready
@@ -602,7 +610,10 @@ class _Run:
         """(visits whose person a crashed run made, visits to ensure, their specs)."""
         known = [visit for visit in visits if visit.id in self.resumed]
         todo = [visit for visit in visits if visit.id not in self.resumed]
-        return known, todo, [enrollment.person_spec(visit) for visit in todo]
+        specs = [
+            enrollment.person_spec(visit, look_first=visit.id in self.retried) for visit in todo
+        ]
+        return known, todo, specs
 
     def ensure_one(self, spec):
         """ensure_persons for one guest (in a helper thread: HTTP only, no database)."""
@@ -614,7 +625,7 @@ class _Run:
         ready = list(known)
         for visit, result in zip(todo, results, strict=True):
             if result.ok:
-                visit.hik_person_id = result.person_id
+                enrollment.record_person(visit, result)
                 ready.append(visit)
             elif result.transient:
                 self.leave_for_later(visit, result.error)

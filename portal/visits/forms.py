@@ -16,6 +16,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired
 
+from portal.i18n import N_
+
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 WORKDAY = (9, 18)  # default visit window, local hours
 PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
@@ -35,12 +37,14 @@ def _int_or_none(value):
 
 
 def _time_field(label, message):
+    # ``message`` stays English (N_): a refused form's errors wait in the session, and pages
+    # translate them when they show them.
     return DateTimeLocalField(label, format=DATETIME_FORMAT, validators=[InputRequired(message)])
 
 
 class WindowForm(FlaskForm):
-    starts_at = _time_field(_l("Starts"), _l("Enter when the visit starts."))
-    ends_at = _time_field(_l("Ends"), _l("Enter when the visit ends."))
+    starts_at = _time_field(_l("Starts"), N_("Enter when the visit starts."))
+    ends_at = _time_field(_l("Ends"), N_("Enter when the visit ends."))
 
 
 class VisitForm(WindowForm):
