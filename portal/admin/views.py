@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal import layout
-from portal.admin import health
 from portal.admin.forms import ROLE_LABELS, ActionForm, CheckForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
@@ -24,12 +23,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERS_PER_PAGE = 50
-
-
-@bp.record_once
-def _setup(state):
-    # /metrics and /healthz live without the /admin prefix.
-    state.app.register_blueprint(health.bp)
 
 
 @bp.route("/users", methods=["GET", "POST"])

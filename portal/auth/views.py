@@ -19,13 +19,6 @@ bp = Blueprint("auth", __name__)
 LOGIN_FAILED = _l("Email or password is incorrect.")
 
 
-@bp.record_once
-def _setup(state):
-    layout.register(state.app)
-    # The JSON API answers 401 instead of redirecting to the log-in page.
-    login_manager.blueprint_login_views["api"] = None
-
-
 @login_manager.user_loader
 def load_user(user_id):
     """The session's user; a disabled user is logged out on their next request."""

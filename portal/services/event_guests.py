@@ -139,9 +139,11 @@ def update_guest_windows(event, client, *, report):
         results = ops.update_validity(client, items, max_workers=workers)
         for visit, result in zip(batch, results, strict=True):
             if result.ok:
+                visit.window_not_applied = not result.window_applied
                 updated.append(visit)
             else:
                 (transient if result.transient else failed).append((visit, result.error))
+        db.session.commit()
         report(len(updated) + len(failed), len(visits), len(failed))
     if updated:
         ops.reapply(client, [visit.hik_person_id for visit in updated])
