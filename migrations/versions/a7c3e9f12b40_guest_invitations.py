@@ -1,7 +1,7 @@
 """guest invitations: awaiting_photo visits, invitation links, consent, host e-mail choices
 
 Revision ID: a7c3e9f12b40
-Revises: b3e5c0a17f42
+Revises: b13c0a1e5f2d
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = 'a7c3e9f12b40'
-down_revision = 'b3e5c0a17f42'
+down_revision = 'b13c0a1e5f2d'
 branch_labels = None
 depends_on = None
 

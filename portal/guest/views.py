@@ -1,6 +1,7 @@
 """The guest's invitation page: no log-in, phone first. The link itself is the credential."""
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
 
 from portal.formatting import utc_to_local
 from portal.guest.forms import GuestPageForm
@@ -74,9 +75,9 @@ def page(token):
 def photo_too_large(error):
     """A photo above MAX_CONTENT_LENGTH: the body was not read; say so on the guest's page."""
     limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    message = (
-        f"The photo is too large: at most {limit_mb} MB."
-        " Take the photo again or choose a smaller one."
+    message = _(
+        "The photo is too large: at most %(mb)d MB. Take the photo again or choose a smaller one.",
+        mb=limit_mb,
     )
     try:
         invitation = invitations.open_invitation(request.view_args["token"])

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from portal.i18n import N_
+
 # Detection runs on a copy whose long side is at most this (faster, and enough for a portrait).
 DETECT_LONG_SIDE = 480
 SMALLEST_DETECTED = 20  # px on the detection copy; smaller faces are not looked for
@@ -25,11 +27,11 @@ MIN_BRIGHTNESS = 50  # mean grey level (0-255) of the face
 MIN_SHARPNESS = 15.0
 SHARPNESS_SIDE = 128
 
-NO_FACE = "We could not find a face: face the camera in good light."
-TWO_FACES = "There is more than one face in the photo: take a photo of the guest alone."
-TINY_FACE = "The face is too small: come closer, so that the face fills more of the photo."
-TOO_DARK = "The photo is too dark: take it again facing a window or a lamp."
-BLURRED = "The photo is blurred: hold the phone still and take it again."
+NO_FACE = N_("We could not find a face: face the camera in good light.")
+TWO_FACES = N_("There is more than one face in the photo: take a photo of the guest alone.")
+TINY_FACE = N_("The face is too small: come closer, so that the face fills more of the photo.")
+TOO_DARK = N_("The photo is too dark: take it again facing a window or a lamp.")
+BLURRED = N_("The photo is blurred: hold the phone still and take it again.")
 
 _local = threading.local()
 

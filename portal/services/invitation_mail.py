@@ -8,6 +8,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.formatting import utc_to_local
+from portal.i18n import N_
 from portal.models import Event, Invitation, MailState, User, utcnow
 from portal.services import host_notices, invitations, mail
 from portal.services.jobs import JobFailure
@@ -36,7 +37,7 @@ def invitation_message(invitation, *, reminder=False):
 def _load(invitation_id):
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None:
-        raise JobFailure(f"Invitation {invitation_id} no longer exists.")
+        raise JobFailure(N_("Invitation %(id)d no longer exists.") % {"id": invitation_id})
     return invitation
 
 
@@ -77,7 +78,7 @@ def invite_event_guests(
 ):
     """Invite the event's guests without a photo over one SMTP connection, paced to MAIL_RATE."""
     if db.session.get(Event, event_id) is None:
-        raise JobFailure(f"Event {event_id} no longer exists.")
+        raise JobFailure(N_("Event %(id)d no longer exists.") % {"id": event_id})
     by = db.session.get(User, user_id)
     visits = invitations.event_invitable(event_id)
     total, sent, failed = len(visits), 0, 0

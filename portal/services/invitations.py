@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from portal import queue
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import (
     Guest,
     Invitation,
@@ -48,21 +49,25 @@ INVITABLE_STATES = {
     VisitState.ENROLLED,
 }
 
-NO_EMAIL = "The guest has no e-mail address: add one, or upload the photo yourself."
-MAIL_OFF = "E-mail is not set up on this portal, so guests cannot be invited."
-NOBODY_TO_INVITE = "No guest without a photo has an e-mail address to send an invitation to."
-NOT_INVITABLE = "This visit already has the guest's photo or access: there is nothing to invite."
-VISIT_OVER = "The visit is over: a guest can no longer be invited."
+NO_EMAIL = N_("The guest has no e-mail address: add one, or upload the photo yourself.")
+MAIL_OFF = N_("E-mail is not set up on this portal, so guests cannot be invited.")
+NOBODY_TO_INVITE = N_("No guest without a photo has an e-mail address to send an invitation to.")
+NOT_INVITABLE = N_(
+    "This visit already has the guest's photo or access: there is nothing to invite."
+)
+VISIT_OVER = N_("The visit is over: a guest can no longer be invited.")
 
-LINK_INVALID = "This link is not valid: open the link from your latest invitation e-mail."
-LINK_REPLACED = (
+LINK_INVALID = N_("This link is not valid: open the link from your latest invitation e-mail.")
+LINK_REPLACED = N_(
     "This link has been replaced by a newer invitation: open the link from your latest e-mail."
 )
-LINK_USED = "You have already completed your registration for this visit: nothing more to do."
-LINK_CANCELLED = "This visit has been cancelled: please contact your host."
-LINK_EXPIRED = "This link has expired: the visit is over."
-CONSENT_NEEDED = "Tick the box to agree to the privacy notice: without it we cannot use your photo."
-PHOTO_NEEDED = "Take or choose a photo of your face."
+LINK_USED = N_("You have already completed your registration for this visit: nothing more to do.")
+LINK_CANCELLED = N_("This visit has been cancelled: please contact your host.")
+LINK_EXPIRED = N_("This link has expired: the visit is over.")
+CONSENT_NEEDED = N_(
+    "Tick the box to agree to the privacy notice: without it we cannot use your photo."
+)
+PHOTO_NEEDED = N_("Take or choose a photo of your face.")
 
 
 class InvitationRefused(Exception):
@@ -135,7 +140,7 @@ def prepare_invitation(visit, *, by=None):
     )
     db.session.add(invitation)
     if visit.state != VisitState.AWAITING_PHOTO:
-        set_state(visit, VisitState.AWAITING_PHOTO, "Invited to send their photo.", by=by)
+        set_state(visit, VisitState.AWAITING_PHOTO, N_("Invited to send their photo."), by=by)
     return invitation
 
 
@@ -230,7 +235,7 @@ def complete_invitation(invitation, *, photo, full_name, company, consent):
     visit.consent_at = now
     visit.consent_notice_version = current_app.config["PRIVACY_NOTICE_VERSION"]
     invitation.used_at = now
-    set_state(visit, VisitState.PENDING, "The guest sent their photo.")
+    set_state(visit, VisitState.PENDING, N_("The guest sent their photo."))
     db.session.commit()
     enqueue_enrollment(visit)
     host_notices.notify(visit, host_notices.GUEST_COMPLETED)

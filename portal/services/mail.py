@@ -14,13 +14,15 @@ from email.utils import formataddr, make_msgid
 
 from flask import current_app, render_template
 
+from portal.i18n import N_
 from portal.services.jobs import JobFailure
 
 log = logging.getLogger(__name__)
 
-NOT_CONFIGURED = "E-mail is not set up on this portal: an administrator must set MAIL_SERVER."
-SERVER_DOWN = "The mail server could not be reached."
-SERVER_REFUSED = "The mail server refused the message."
+NOT_CONFIGURED = N_("E-mail is not set up on this portal: an administrator must set MAIL_SERVER.")
+SERVER_DOWN = N_("The mail server could not be reached.")
+ADDRESS_REFUSED = N_("The mail server refused the address %(address)s.")
+SERVER_REFUSED = N_("The mail server refused the message.")
 
 
 class MailError(JobFailure):
@@ -111,7 +113,7 @@ def _smtp_errors(address):
     try:
         yield
     except smtplib.SMTPRecipientsRefused as exc:
-        raise MailError(f"The mail server refused the address {one_line(address)}.") from exc
+        raise MailError(ADDRESS_REFUSED % {"address": one_line(address)}) from exc
     except smtplib.SMTPResponseException as exc:
         # 4xx: the server is busy or greylisting; 5xx: it will not take this message.
         log.warning("SMTP answered %s", exc.smtp_code)

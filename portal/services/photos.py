@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, has_app_context
 from PIL import Image, ImageOps
 
+from portal.i18n import N_
 from portal.services.face_check import DETECT_LONG_SIDE, face_problem
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def normalize_photo(data: bytes, *, face_check: bool | None = None) -> Photo:
     ``face_check`` overrides the FACE_CHECK setting (tests of the encoding alone turn it off).
     """
     if not data:
-        raise PhotoError("The photo is empty: choose an image file.")
+        raise PhotoError(N_("The photo is empty: choose an image file."))
     image = _decode(data)
     image = _to_rgb(image)
     image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS)
@@ -68,7 +69,7 @@ def normalize_photo(data: bytes, *, face_check: bool | None = None) -> Photo:
 def check_photo(data: bytes) -> None:
     """Check cheaply that a photo would normalize: size limits, the face, a reduced decode."""
     if not data:
-        raise PhotoError("The photo is empty: choose an image file.")
+        raise PhotoError(N_("The photo is empty: choose an image file."))
     image = _decode(data, draft_to=_face_check_size)
     if face_check_enabled():
         _check_face(image)
@@ -112,12 +113,12 @@ def _decode(data, draft_to=None):
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoError("The photo is too large: at most 64 megapixels.") from exc
+        raise PhotoError(N_("The photo is too large: at most 64 megapixels.")) from exc
     except Image.UnidentifiedImageError as exc:
-        raise PhotoError("The file is not an image: upload a JPEG or PNG photo.") from exc
+        raise PhotoError(N_("The file is not an image: upload a JPEG or PNG photo.")) from exc
     except DECODE_ERRORS as exc:
         log.info("photo refused: %s", type(exc).__name__)
-        raise PhotoError("The photo is damaged or incomplete: upload it again.") from exc
+        raise PhotoError(N_("The photo is damaged or incomplete: upload it again.")) from exc
 
 
 def _draft_size(size):
@@ -131,10 +132,11 @@ def _draft_size(size):
 def _check_dimensions(size):
     width, height = size
     if width * height > MAX_PIXELS:
-        raise PhotoError("The photo is too large: at most 64 megapixels.")
+        raise PhotoError(N_("The photo is too large: at most 64 megapixels."))
     if min(width, height) < MIN_SHORT_SIDE:
         raise PhotoError(
-            f"The photo is too small: at least {MIN_SHORT_SIDE} pixels on its short side."
+            N_("The photo is too small: at least %(pixels)d pixels on its short side.")
+            % {"pixels": MIN_SHORT_SIDE}
         )
 
 
@@ -153,7 +155,7 @@ def _to_rgb(image):
             image = image.point(lambda v: v / 256).convert("L")
         return image.convert("RGB")
     except DECODE_ERRORS as exc:
-        raise PhotoError("The photo's colour format is not supported: upload a JPEG.") from exc
+        raise PhotoError(N_("The photo's colour format is not supported: upload a JPEG.")) from exc
 
 
 def _encode_within_limit(image):
@@ -166,5 +168,5 @@ def _encode_within_limit(image):
                 return buf.getvalue(), image
         width, height = (round(side * DOWNSCALE) for side in image.size)
         if min(width, height) < MIN_OUTPUT_SIDE:
-            raise PhotoError("The photo cannot be made small enough: upload a simpler photo.")
+            raise PhotoError(N_("The photo cannot be made small enough: upload a simpler photo."))
         image = image.resize((width, height), Image.Resampling.LANCZOS)
