@@ -62,7 +62,7 @@ def test_a_guest_completes_their_own_registration_on_a_phone(
         phone.on("pageerror", lambda error: errors.append(str(error)))
         phone.goto(link)
         details = phone.locator("#visit-details").inner_text()
-        assert "Hannah Host" in details and start.strftime("%d %b %Y 10:00") in details
+        assert "Hannah Host" in details and start.strftime("%d %b %Y, 10:00") in details
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert phone.locator("#photo").get_attribute("capture") == "user"
         phone.set_input_files("#photo", str(selfie))
