@@ -28,6 +28,7 @@ def create_app(config=None):
         instance_path=str(settings.INSTANCE_DIR),
     )
     configure(app, config)
+    register_http_policy(app)
     register_extensions(app)
     register_redis(app)
     register_blueprints(app)
@@ -51,6 +52,14 @@ def configure(app, overrides):
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def register_http_policy(app):
+    """Security headers, the proxy, bounded ids and JSON: before any route is added."""
+    from portal import bounds, http_policy
+
+    bounds.register(app)
+    http_policy.register(app)
 
 
 def register_extensions(app):

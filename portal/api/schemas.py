@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from flask import url_for
 
+from portal.bounds import db_int
+
 GUEST_FIELDS = ("full_name", "email", "phone", "company")
 # The services name guest fields without their "guest." prefix.
 SERVICE_FIELD_NAMES = {name: f"guest.{name}" for name in GUEST_FIELDS}
@@ -58,9 +60,8 @@ def _parse_access_level(value, fields, errors):
     if value is None:
         errors["access_level"] = "This field is required."
         return
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)  # multipart fields are strings
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = db_int(value)  # multipart fields are strings; ids beyond the database's are none
+    if value is None:
         errors["access_level"] = "Must be the id (an integer) of an access level."
         return
     fields["access_level"] = value

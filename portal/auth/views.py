@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import layout
@@ -57,6 +57,8 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
+            # A new session: nothing from before log-in (a planted CSRF token) carries over.
+            session.clear()
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or home_url())
         form.password.errors.append(LOGIN_FAILED)

@@ -37,6 +37,7 @@ from portal.models import (
 )
 from portal.services import enrollment
 from portal.services.jobs import JobFailure
+from portal.services.notices import cap_notices, cap_text
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.sheets import (
     GuestRow,
@@ -86,6 +87,7 @@ class ImportFileError(ValueError):
     """
 
     def __init__(self, message, *, field="file", rows=None):
+        message = cap_text(message)  # it may quote the sheet, and it travels in a flash cookie
         super().__init__(message)
         self.message = message
         self.field = field
@@ -228,7 +230,7 @@ def stage_import(event, user, sheet_file, photos_file=None):
         photos_path=str(directory / "photos.zip") if archive_used else None,
         state="validated",
     )
-    guest_import.warnings = list(report.warnings)  # shown once, not stored
+    guest_import.warnings = cap_notices(report.warnings)  # shown once, not stored
     db.session.add(guest_import)
     try:
         db.session.commit()

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import ParseError
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from portal.services.notices import MAX_NAME_CHARS, cap_text, name_list
 from portal.services.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
 from portal.services.sheet_headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
 from portal.services.sheet_values import cell_text
@@ -148,7 +149,7 @@ class SheetReader:
                 row=seen[0][0],
             )
         if not mapped.has_name:
-            found = ", ".join(repr(h) for h in mapped.headers if h) or "none"
+            found = name_list(h for h in mapped.headers if h) or "none"
             raise SheetError(
                 "The sheet has no name column: add full_name (ФИО), or first_name and "
                 f"last_name (Имя, Фамилия). Columns found: {found}.",
@@ -160,10 +161,14 @@ class SheetReader:
 
     def _note_columns(self, mapped):
         if mapped.ignored:
-            names = ", ".join(repr(h) for h in mapped.ignored)
+            names = name_list(mapped.ignored)
             self.warnings.append(f"Columns not recognized and ignored: {names}.")
-        for header in mapped.duplicates:
+        if len(mapped.duplicates) == 1:
+            header = cap_text(mapped.duplicates[0], MAX_NAME_CHARS)
             self.warnings.append(f"Column {header!r} repeats an earlier column and is ignored.")
+        elif mapped.duplicates:
+            names = name_list(mapped.duplicates)
+            self.warnings.append(f"Columns repeating earlier ones are ignored: {names}.")
 
     def __iter__(self):
         return self.rows()

@@ -15,6 +15,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired
 
+from portal.bounds import db_int
+
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 WORKDAY = (9, 18)  # default visit window, local hours
 PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
@@ -27,10 +29,7 @@ def _int_or_none(value):
     """Coerce a select's value; an unknown value becomes None for the service to explain."""
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return db_int(value)
 
 
 def _time_field(label, message):
