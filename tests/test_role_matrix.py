@@ -31,6 +31,7 @@ EXPECTED = {
     "/profile": (LOGIN, 200, 200, 200, 200),
     "/admin/users": (LOGIN, 403, 403, 403, 200),
     "/admin/connection": (LOGIN, 403, 403, 403, 200),
+    "/admin/audit": (LOGIN, 403, 403, 403, 200),
     "/metrics": (LOGIN, 403, 403, 403, 200),
     "/healthz": (200, 200, 200, 200, 200),
     "/login": (200, 302, 302, 302, 302),

@@ -3,23 +3,24 @@
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from portal.admin import health
+from portal.admin import audit_filters, health
 from portal.admin.forms import ROLE_LABELS, ActionForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
-from portal.services import accounts, sync
+from portal.services import accounts, audit, sync
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERS_PER_PAGE = 50
+AUDIT_PER_PAGE = 50
 
 
 @bp.record_once
@@ -195,3 +196,21 @@ def run_sync():
     else:
         flash(sync.describe(counts), "success")
     return redirect(url_for("admin.connection"))
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    filters, problems = audit_filters.parse(request.args, current_app.config["TIMEZONE"])
+    page = db.paginate(audit.search(**filters), per_page=AUDIT_PER_PAGE, error_out=False)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        args=request.args,
+        problems=problems,
+        users=accounts.all_users(),
+        object_types=sorted(set(audit.OBJECT_TYPES.values())),
+    ), (400 if problems else 200)

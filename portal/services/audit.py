@@ -27,6 +27,8 @@ MAX_DETAILS = 300
 
 def record(action, subject=None, *, by=None, details=None):
     """Add an audit entry for ``action`` on ``subject`` by ``by`` (default: the request's user)."""
+    if hasattr(subject, "_get_current_object"):
+        subject = subject._get_current_object()  # current_user: a proxy of the User
     if subject is not None and subject.id is None:
         db.session.flush()  # a new object gets its id, in the same transaction
     entry = AuditEntry(

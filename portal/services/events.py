@@ -6,7 +6,8 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from portal.extensions import db
-from portal.models import AccessLevel, Event, Guest, GuestImport, Role, Visit, utcnow
+from portal.models import AccessLevel, AuditAction, Event, Guest, GuestImport, Role, Visit, utcnow
+from portal.services import audit
 
 
 class EventValidationError(Exception):
@@ -56,6 +57,7 @@ def create_event(organizer, *, name, location, starts_at, ends_at, access_level)
         access_level=access_level,
     )
     db.session.add(event)
+    audit.record(AuditAction.EVENT_CREATED, event, by=organizer, details=event.name)
     db.session.commit()
     return event
 
@@ -71,6 +73,7 @@ def update_event(event, *, name, location, starts_at, ends_at, access_level):
     event.location = (location or "").strip() or None
     event.starts_at, event.ends_at = starts_at, ends_at
     event.access_level = access_level
+    audit.record(AuditAction.EVENT_CHANGED, event, details=event.name)
     db.session.commit()
     return event
 

@@ -28,6 +28,7 @@ from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.models import (
     ACCESS_STATES,
+    AuditAction,
     Guest,
     GuestImport,
     JobRecord,
@@ -35,7 +36,7 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import enrollment
+from portal.services import audit, enrollment
 from portal.services.jobs import JobFailure
 from portal.services.notices import cap_notices, cap_text
 from portal.services.photos import PhotoError, normalize_photo
@@ -232,6 +233,7 @@ def stage_import(event, user, sheet_file, photos_file=None):
     )
     guest_import.warnings = cap_notices(report.warnings)  # shown once, not stored
     db.session.add(guest_import)
+    audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
     try:
         db.session.commit()
     except BaseException:
@@ -287,6 +289,7 @@ def discard_import(guest_import) -> None:
     if deleted != 1:
         db.session.rollback()
         raise ImportStateError(CANNOT_DISCARD)
+    audit.record(AuditAction.IMPORT_DISCARDED, guest_import, details=guest_import.filename)
     db.session.commit()
     if guest_import in db.session:
         db.session.expunge(guest_import)
@@ -404,6 +407,12 @@ def confirm_import(guest_import, user) -> JobRecord | None:
             db.session.rollback()
             raise ImportStateError(ALREADY_CONFIRMED)
         created, skipped = _write_visits(guest_import, user)
+        audit.record(
+            AuditAction.IMPORT_CONFIRMED,
+            guest_import,
+            by=user,
+            details=f"{created} visits, {skipped} already registered",
+        )
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
