@@ -67,6 +67,17 @@ def from_environment():
         "HIKCENTRAL_TIMEOUT": _float("HIKCENTRAL_TIMEOUT", 10.0),
         "HIKCENTRAL_ORG_CODE": _str("HIKCENTRAL_ORG_CODE", "1"),
         "PASSAGE_POLL_SECONDS": _int("PASSAGE_POLL_SECONDS", 30),
+        # Each poll reads again this far before its cursor, for events that reach HikCentral late.
+        "PASSAGE_OVERLAP_SECONDS": _int("PASSAGE_OVERLAP_SECONDS", 120),
+        # The door event types polled, one door/events read each: face granted, face refused
+        # (a site with card readers adds 198914).
+        "PASSAGE_EVENT_TYPES": [
+            int(s) for s in _str("PASSAGE_EVENT_TYPES", "196893,197151").split(",") if s.strip()
+        ],
+        # The poll's Redis lock expires after this long (a crashed poll never blocks the next).
+        "PASSAGE_LOCK_SECONDS": _int("PASSAGE_LOCK_SECONDS", 300),
+        # Take access away when a guest is seen leaving (else it lasts to the window's end).
+        "REVOKE_ON_EXIT": _bool("REVOKE_ON_EXIT", False),
         # After enrolling, ask HikCentral this many times, this far apart, whether the devices
         # received the person (bounded: the job does not wait forever).
         "DELIVERY_POLL_ATTEMPTS": _int("DELIVERY_POLL_ATTEMPTS", 5),
@@ -142,5 +153,7 @@ def check(config):
             f"SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters in production "
             "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
+    if config["PASSAGE_POLL_SECONDS"] < 1 or not config["PASSAGE_EVENT_TYPES"]:
+        raise ConfigError("PASSAGE_POLL_SECONDS must be positive and PASSAGE_EVENT_TYPES not empty")
     if config["HIKCENTRAL_RATE_LIMIT_CALLS"] < 1 or config["HIKCENTRAL_RATE_LIMIT_WINDOW"] <= 0:
         raise ConfigError("HIKCENTRAL_RATE_LIMIT_CALLS and _WINDOW must be positive")

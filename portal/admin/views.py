@@ -177,6 +177,7 @@ def connection():
             select(AccessLevel).order_by(AccessLevel.active.desc(), AccessLevel.name)
         ).all(),
         doors=db.session.scalars(select(Door).order_by(Door.active.desc(), Door.name)).all(),
+        door_directions=DOOR_DIRECTIONS,
         action_form=ActionForm(),
     )
 
@@ -196,6 +197,28 @@ def run_sync():
     else:
         flash(sync.describe(counts), "success")
     return redirect(url_for("admin.connection"))
+
+
+DOOR_DIRECTIONS = {
+    "entry": "Entry: every pass is an arrival",
+    "exit": "Exit: every pass is a departure",
+    "both": "Both: the reader says which way (inAndOutType)",
+}
+
+
+@bp.post("/doors/<int:door_id>/direction")
+@role_required(Role.ADMIN)
+def door_direction(door_id):
+    """What a door's reader means for check-in and check-out (kept across syncs)."""
+    door = db.get_or_404(Door, door_id)
+    direction = request.form.get("direction")
+    if not ActionForm().validate_on_submit() or direction not in DOOR_DIRECTIONS:
+        flash("Choose entry, exit or both.", "error")
+        return redirect(url_for("admin.connection"))
+    door.direction = direction
+    db.session.commit()
+    flash(f"{door.name}: {DOOR_DIRECTIONS[direction]}.", "success")
+    return redirect(url_for("admin.connection") + "#doors")
 
 
 # --- audit log ---------------------------------------------------------------------------------

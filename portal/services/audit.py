@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.models import AuditAction, AuditEntry, utcnow
-from portal.services.notices import cap_text
+from portal.services.brief import cap_text
 
 # Object kinds by model class name, as shown and filtered on the audit page.
 OBJECT_TYPES = {

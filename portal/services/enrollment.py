@@ -1,4 +1,4 @@
-"""Enrollment of a visit on HikCentral and the follow-up changes (design §4 flows 2 and 4).
+"""Enrollment of a visit on HikCentral and the follow-up changes (architecture.md, flows 2 and 4).
 
 A step that fails stops the chain and says why: a permanent failure ends the visit ``failed``
 with a sentence a host understands (and raises JobFailure so the job is not retried); a transient

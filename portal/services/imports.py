@@ -1,4 +1,4 @@
-"""Event guest imports: stage (validate) a sheet, confirm it, enroll its guests (design flow 3).
+"""Guest lists: stage (validate) a sheet, confirm it, enroll its guests (architecture.md, flow 3).
 
 Nothing is written until a sheet has been read and every row checked: ``stage_import`` keeps the
 counts, the row errors and the valid rows on a GuestImport (state ``validated``). ``confirm_import``
@@ -37,8 +37,8 @@ from portal.models import (
     utcnow,
 )
 from portal.services import audit, enrollment
+from portal.services.brief import cap_text, cap_warnings
 from portal.services.jobs import JobFailure
-from portal.services.notices import cap_notices, cap_text
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.sheets import (
     GuestRow,
@@ -231,7 +231,7 @@ def stage_import(event, user, sheet_file, photos_file=None):
         photos_path=str(directory / "photos.zip") if archive_used else None,
         state="validated",
     )
-    guest_import.warnings = cap_notices(report.warnings)  # shown once, not stored
+    guest_import.warnings = cap_warnings(report.warnings)  # shown once, not stored
     db.session.add(guest_import)
     audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
     try:

@@ -18,7 +18,7 @@ from xml.etree.ElementTree import ParseError
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from portal.services.notices import MAX_NAME_CHARS, cap_text, name_list
+from portal.services.brief import MAX_NAME_CHARS, cap_text, name_list
 from portal.services.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
 from portal.services.sheet_headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
 from portal.services.sheet_values import cell_text

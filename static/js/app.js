@@ -2,6 +2,7 @@
 //  - <form data-confirm="Really cancel?">: asks before submitting.
 //  - <button data-copy="#element-id">: copies that element's text (e.g. a new API token).
 //  - <select data-autosubmit>: sends its form when the choice changes (a filter).
+//  - <button data-print>: opens the browser's print dialog (the roll-call sheet).
 //  - <div class="progress-bar" data-pct="40">: drawn at that width (no inline styles: the CSP
 //    allows none).
 //  - A submitted form's buttons are disabled so a double click sends it once;
@@ -96,6 +97,12 @@
       function () { tell(button, "Copied"); },
       function () { copyBySelection(source, button); }
     );
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) {
+      window.print();
+    }
   });
 
   document.addEventListener("change", function (event) {

@@ -176,3 +176,16 @@ def test_old_entries_are_purged_with_the_personal_data(app, logged):
     counts = retention.purge_personal_data()
     assert counts["audit_entries_deleted"] == 1
     assert len(entries()) == 2
+
+
+def test_check_in_and_out_by_hand_are_recorded(app, host_user, security_user, level):
+    from portal.services import passages
+
+    visit = make_visit(host_user, level, state="enrolled", hik_person_id="7")
+    passages.check_in(visit, by=security_user, reason="Reader did not see her")
+    passages.check_out(visit, by=security_user, reason="Left by the side gate")
+    recorded = [(e.action, e.object_id, e.user_id, e.details) for e in entries()]
+    assert recorded == [
+        ("checked_in", visit.id, security_user.id, "Reader did not see her"),
+        ("checked_out", visit.id, security_user.id, "Left by the side gate"),
+    ]

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from portal.services.notices import MAX_NOTICE_CHARS, MAX_NOTICES, cap_notices
+from portal.services.brief import MAX_TEXT_CHARS, MAX_WARNINGS, cap_warnings
 from tests.events.imports_support import guest_rows, make_event, sheet
 from tests.fixtures.app import csrf_token
 
@@ -39,8 +39,8 @@ def test_a_hundred_thousand_unknown_columns_make_a_short_warning(organizer_clien
     assert f"and {COLUMNS - 10} more" in page
 
 
-def test_many_notices_are_capped_in_count_and_length():
-    notices = cap_notices(["x" * 10_000] * 50)
-    assert len(notices) == MAX_NOTICES
-    assert all(len(notice) <= MAX_NOTICE_CHARS for notice in notices)
+def test_many_warnings_are_capped_in_count_and_length():
+    notices = cap_warnings(["x" * 10_000] * 50)
+    assert len(notices) == MAX_WARNINGS
+    assert all(len(notice) <= MAX_TEXT_CHARS for notice in notices)
     assert notices[-1] == "… and 41 more warnings."

@@ -6,21 +6,34 @@ from rq_scheduler import Scheduler
 from jobs import schedule
 
 EXPIRE, PURGE = "gatehouse-expire_visits", "gatehouse-purge_personal_data"
+MONITOR = "gatehouse-monitor_passages"
 
 
 def test_registration_is_idempotent(app, redis_conn):
     scheduler = Scheduler(connection=redis_conn, interval=5)
     first = schedule.register_periodic_jobs(scheduler, app.config)
-    assert first == {EXPIRE: "registered", PURGE: "registered"}
+    assert first == {EXPIRE: "registered", PURGE: "registered", MONITOR: "registered"}
     second = schedule.register_periodic_jobs(scheduler, app.config)
-    assert second == {EXPIRE: "kept", PURGE: "kept"}
+    assert second == {EXPIRE: "kept", PURGE: "kept", MONITOR: "kept"}
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert sorted(jobs) == [EXPIRE, MONITOR, PURGE]
     assert jobs[EXPIRE].func_name == "jobs.access.expire_visits"
     assert jobs[EXPIRE].meta["interval"] == 60
     assert jobs[PURGE].func_name == "jobs.maintenance.purge_personal_data"
     assert jobs[PURGE].meta["interval"] == 3600
     assert jobs[PURGE].origin == "low"
+    # Passage monitoring: every PASSAGE_POLL_SECONDS on the high queue.
+    assert jobs[MONITOR].func_name == "jobs.passages.monitor_passages"
+    assert jobs[MONITOR].meta["interval"] == app.config["PASSAGE_POLL_SECONDS"] == 30
+    assert jobs[MONITOR].origin == "high"
+
+
+def test_a_changed_poll_period_replaces_the_monitor(app, redis_conn):
+    scheduler = Scheduler(connection=redis_conn, interval=5)
+    schedule.register_periodic_jobs(scheduler, app.config)
+    outcome = schedule.register_periodic_jobs(scheduler, {**app.config, "PASSAGE_POLL_SECONDS": 10})
+    assert outcome[MONITOR] == "registered" and outcome[EXPIRE] == "kept"
+    assert {j.id: j for j in scheduler.get_jobs()}[MONITOR].meta["interval"] == 10
 
 
 def test_stale_periodic_jobs_are_replaced(app, redis_conn):
@@ -32,9 +45,9 @@ def test_stale_periodic_jobs_are_replaced(app, redis_conn):
     )
     scheduler.schedule(utcnow(), "jobs.old.gone", interval=60, id="gatehouse-old_job")
     outcome = schedule.register_periodic_jobs(scheduler, app.config)
-    assert outcome == {EXPIRE: "registered", PURGE: "registered"}
+    assert outcome == {EXPIRE: "registered", PURGE: "registered", MONITOR: "registered"}
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert sorted(jobs) == [EXPIRE, PURGE]
+    assert sorted(jobs) == [EXPIRE, MONITOR, PURGE]
     assert jobs[EXPIRE].meta["interval"] == 60
 
 
@@ -42,8 +55,10 @@ def test_scheduler_enqueues_due_sweep(app, redis_conn):
     schedule.run_scheduler(redis_conn, app.config, burst=True)
     assert Queue("default", connection=redis_conn).job_ids == [EXPIRE]
     assert Queue("low", connection=redis_conn).job_ids == [PURGE]
+    assert Queue("high", connection=redis_conn).job_ids == [MONITOR]
 
 
 def test_scheduler_interval_follows_shortest_period(app):
-    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 30}) == 30
-    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 300}) == 60
+    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 30}) == 3
+    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 300}) == 6
+    assert schedule.scheduler_interval({**app.config, "PASSAGE_POLL_SECONDS": 5}) == 1
