@@ -136,6 +136,7 @@ def test_another_organizer_cannot_see_the_event(app, world):
 # that may act gets the action or its form's own answer (400/422/200), never the role answer.
 # 409: the import has no rows to confirm or retry. The visit is enrolled; the job has failed.
 CHANGES = {
+    ("POST", "/admin/connection/check"): (LOGIN, 403, 403, 403, 200),
     ("POST", "/admin/connection/sync"): (LOGIN, 403, 403, 403, 302),
     ("POST", "/admin/doors/{door_id}/direction"): (LOGIN, 403, 403, 403, 302),
     ("POST", "/admin/users"): (LOGIN, 403, 403, 403, 400),

@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
 from portal.models import ACCESS_STATES, Visit, VisitState, utcnow
+from portal.services import person_codes
 from portal.services.jobs import JobFailure
 from portal.services.visits import set_state
 
@@ -51,11 +52,19 @@ def split_name(full_name):
     return " ".join(words[:-1]), words[-1]
 
 
-def person_spec(visit):
-    """What HikCentral should hold for ``visit``: its guest, face and window."""
+def person_spec(visit, *, look_first=False):
+    """What HikCentral should hold for ``visit``: its guest, face and window.
+
+    ``look_first`` for a retried run (an earlier one may have added the person). A visit made
+    before person codes were safe, not yet on HikCentral, is sent under its safe replacement
+    code (its old code is looked up first).
+    """
     given, family = split_name(visit.guest.full_name)
+    code, legacy = person_codes.code_to_send(visit, current_app.config)
     return ops.PersonSpec(
-        person_code=visit.person_code,
+        person_code=code,
+        legacy_code=legacy,
+        look_first=look_first,
         given_name=given,
         family_name=family,
         begin=visit.starts_at,
@@ -64,6 +73,13 @@ def person_spec(visit):
         phone=visit.guest.phone,
         email=visit.guest.email,
     )
+
+
+def record_person(visit, result):
+    """Keep the code HikCentral holds the person under, its id and whether its window took."""
+    visit.hik_person_id = result.person_id
+    visit.person_code = result.person_code or visit.person_code
+    visit.window_not_applied = not result.window_applied
 
 
 def _fail(visit, sentence, **result):
@@ -120,11 +136,12 @@ def enroll_visit(visit, client, *, now=None):
         set_state(visit, VisitState.ENROLLING)
         db.session.commit()
 
-    spec = person_spec(visit)
+    # A run after an earlier one (retried job, failed visit) looks before it adds.
+    spec = person_spec(visit, look_first=state != VisitState.PENDING)
     org = current_app.config.get("HIKCENTRAL_ORG_CODE", "1")
     [person] = _call(visit, "person", ops.ensure_persons, client, [spec], org_code=org)
     _check(person, visit, "person")
-    visit.hik_person_id = person.person_id
+    record_person(visit, person)
     db.session.commit()  # a later run (or a revoke) must know the person exists
 
     [granted] = _call(visit, "grant", ops.grant, client, level.hik_id, [person.person_id])
@@ -194,9 +211,11 @@ def update_validity(visit, client, *, reapply=True):
         if result.transient:
             raise TransientEnrollmentError(result.error or HIKCENTRAL_DOWN)
         raise JobFailure(result.error, result={"visit": visit.id, "outcome": "failed"})
+    visit.window_not_applied = not result.window_applied
+    db.session.commit()
     if reapply:
         ops.reapply(client, [visit.hik_person_id])
-    return {"visit": visit.id, "outcome": "updated"}
+    return {"visit": visit.id, "outcome": result.action}
 
 
 def access_removed(visit):

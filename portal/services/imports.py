@@ -575,6 +575,7 @@ class _Run:
         self.counts = {"enrolled": 0, "failed": 0, "expired": 0, "transient": 0, "revoked": 0}
         self.transient_error = None
         self.resumed: set[int] = set()
+        self.retried: set[int] = set()
 
     def fail(self, visit, sentence):
         set_state(visit, VisitState.FAILED, sentence)
@@ -599,6 +600,8 @@ class _Run:
                     set_state(visit, VisitState.ENROLLING)
                 elif visit.hik_person_id:
                     self.resumed.add(visit.id)  # a crashed run created its person already
+                else:
+                    self.retried.add(visit.id)  # an earlier run may have added it: look first
                 ready.append(visit)
         db.session.commit()
         return ready
@@ -607,7 +610,10 @@ class _Run:
         """(visits whose person a crashed run made, visits to ensure, their specs)."""
         known = [visit for visit in visits if visit.id in self.resumed]
         todo = [visit for visit in visits if visit.id not in self.resumed]
-        return known, todo, [enrollment.person_spec(visit) for visit in todo]
+        specs = [
+            enrollment.person_spec(visit, look_first=visit.id in self.retried) for visit in todo
+        ]
+        return known, todo, specs
 
     def ensure_one(self, spec):
         """ensure_persons for one guest (in a helper thread: HTTP only, no database)."""
@@ -619,7 +625,7 @@ class _Run:
         ready = list(known)
         for visit, result in zip(todo, results, strict=True):
             if result.ok:
-                visit.hik_person_id = result.person_id
+                enrollment.record_person(visit, result)
                 ready.append(visit)
             elif result.transient:
                 self.leave_for_later(visit, result.error)
