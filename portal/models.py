@@ -189,6 +189,8 @@ class Event(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the organizer cancels the event (its guests are cancelled with it).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organizer: Mapped[User] = relationship()
     access_level: Mapped[AccessLevel] = relationship()
@@ -387,6 +389,7 @@ class AuditAction(enum.StrEnum):
     JOB_RETRIED = "job_retried"
     EVENT_CREATED = "event_created"
     EVENT_CHANGED = "event_changed"
+    EVENT_CANCELLED = "event_cancelled"
     IMPORT_UPLOADED = "import_uploaded"
     IMPORT_CONFIRMED = "import_confirmed"
     IMPORT_DISCARDED = "import_discarded"

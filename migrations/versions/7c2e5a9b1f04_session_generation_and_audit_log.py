@@ -1,7 +1,7 @@
 """session generation of users, audit log
 
 Revision ID: 7c2e5a9b1f04
-Revises: 9c1e5a7b2f30
+Revises: b3e5c0a17f42
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = '7c2e5a9b1f04'
-down_revision = '9c1e5a7b2f30'
+down_revision = 'b3e5c0a17f42'
 branch_labels = None
 depends_on = None
 
