@@ -142,6 +142,7 @@ CHANGES = {
     ("POST", "/admin/users"): (LOGIN, 403, 403, 403, 400),
     ("POST", "/admin/users/{user_id}/disable"): (LOGIN, 403, 403, 403, 302),
     ("POST", "/admin/users/{user_id}/role"): (LOGIN, 403, 403, 403, 302),
+    ("POST", "/events/{event_id}/cancel"): (LOGIN, 403, 302, 403, 302),
     ("POST", "/events/{event_id}/edit"): (LOGIN, 403, 200, 403, 200),
     ("POST", "/events/{event_id}/imports"): (LOGIN, 403, 302, 403, 302),
     ("POST", "/events/new"): (LOGIN, 403, 200, 403, 200),
@@ -159,7 +160,8 @@ CHANGES = {
     ("POST", "/visits/{visit_id}/cancel"): (LOGIN, 302, 404, 403, 302),
     ("POST", "/visits/{visit_id}/reapply"): (LOGIN, 302, 404, 403, 302),
     ("POST", "/visits/{visit_id}/retry"): (LOGIN, 302, 404, 403, 302),
-    ("POST", "/visits/{visit_id}/window"): (LOGIN, 422, 404, 403, 422),
+    # An invalid window goes back to the visit's page (303) with the form's errors.
+    ("POST", "/visits/{visit_id}/window"): (LOGIN, 303, 404, 403, 303),
     ("POST", "/visits/new"): (LOGIN, 422, 422, 422, 422),
     # The API: a Bearer token per role, none for "anonymous"; bodies are {}.
     ("GET", "/api/v1/access-levels"): (401, 200, 200, 200, 200),
