@@ -31,6 +31,7 @@ def create_app(config=None):
     register_http_policy(app)
     register_extensions(app)
     register_sessions(app)
+    register_languages(app)
     register_redis(app)
     register_blueprints(app)
     register_top_level_pages(app)
@@ -83,6 +84,12 @@ def register_sessions(app):
     from portal.auth import sessions
 
     sessions.register(app)
+
+
+def register_languages(app):
+    from portal import i18n
+
+    i18n.register(app)
 
 
 def register_redis(app):

@@ -73,6 +73,8 @@ class User(UserMixin, db.Model):
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Every session carries the generation it was opened in; raising it ends all older ones.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The pages' language ("en", "ru"); None follows the browser (portal/i18n.py).
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def get_id(self):

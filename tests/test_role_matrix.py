@@ -153,6 +153,7 @@ CHANGES = {
     ("POST", "/login"): (200, 302, 302, 302, 302),
     ("POST", "/logout"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/notices/read"): (LOGIN, 302, 302, 302, 302),
+    ("POST", "/profile/language"): (LOGIN, 400, 400, 400, 400),
     ("POST", "/profile/password"): (LOGIN, 400, 400, 400, 400),
     ("POST", "/profile/sessions/end"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/profile/token"): (LOGIN, 200, 200, 200, 200),

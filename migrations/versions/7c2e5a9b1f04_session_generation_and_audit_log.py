@@ -1,7 +1,7 @@
 """session generation of users, audit log
 
 Revision ID: 7c2e5a9b1f04
-Revises: b3e5c0a17f42
+Revises: b13c0a1e5f2d
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = '7c2e5a9b1f04'
-down_revision = 'b3e5c0a17f42'
+down_revision = 'b13c0a1e5f2d'
 branch_labels = None
 depends_on = None
 

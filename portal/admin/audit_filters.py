@@ -3,6 +3,7 @@
 from datetime import date, datetime, time, timedelta
 
 from portal.bounds import db_int
+from portal.i18n import N_
 from portal.services import audit
 
 
@@ -22,7 +23,7 @@ def parse(args, zone):
         if raw:
             number = db_int(raw)
             if number is None:
-                problems[name] = "Must be a whole number."
+                problems[name] = N_("Must be a whole number.")
             else:
                 filters["user_id" if name == "user" else name] = number
     kind = (args.get("object_type") or "").strip()
@@ -30,13 +31,13 @@ def parse(args, zone):
         if kind in audit.OBJECT_TYPES.values():
             filters["object_type"] = kind
         else:
-            problems["object_type"] = "Choose one of the listed kinds."
+            problems["object_type"] = N_("Choose one of the listed kinds.")
     for name, key, shift in (("since", "since", 0), ("until", "until", 1)):
         raw = (args.get(name) or "").strip()
         if raw:
             day = _day(raw, zone)
             if day is None:
-                problems[name] = "Must be a date (YYYY-MM-DD)."
+                problems[name] = N_("Must be a date (YYYY-MM-DD).")
             else:
                 filters[key] = day + timedelta(days=shift)  # "until" includes that whole day
     return filters, problems

@@ -10,6 +10,7 @@ A session unused for SESSION_IDLE_MINUTES ends as well.
 import time
 
 from flask import current_app, flash, request, session
+from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from portal.extensions import db
@@ -39,7 +40,13 @@ def load_session_user(user_key):
     if idle_expired():
         session.clear()
         minutes = current_app.config["SESSION_IDLE_MINUTES"]
-        flash(f"Your session ended after {minutes} minutes without use; log in again.", "info")
+        flash(
+            _(
+                "Your session ended after %(minutes)d min without use; log in again.",
+                minutes=minutes,
+            ),
+            "info",
+        )
         return None
     return user
 

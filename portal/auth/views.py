@@ -3,15 +3,23 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_required
 
 from portal import layout
 from portal.auth import sessions
-from portal.auth.forms import LoginForm, PasswordForm, TokenForm
+from portal.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
 from portal.extensions import login_manager
 from portal.services import accounts
 
 bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = _l("Email or password is incorrect.")
+LOCKED_OUT = _l(
+    "Too many failed log-ins for this account or from this address: try again in %(minutes)d min."
+)
 
 
 @login_manager.user_loader
@@ -46,8 +54,12 @@ def login():
         if result.user is not None:
             sessions.start(result.user)
             return redirect(safe_next(request.args.get("next")) or home_url())
-        form.password.errors.append(result.message)
+        form.password.errors.append(locked_sentence(result.wait) if result.wait else LOGIN_FAILED)
     return render_template("auth/login.html", form=form)
+
+
+def locked_sentence(seconds):
+    return LOCKED_OUT % {"minutes": max(1, -(-seconds // 60))}
 
 
 @bp.post("/logout")
@@ -55,7 +67,7 @@ def login():
 def logout():
     # Ends every session of this user: a copy of this cookie must not outlive the log-out.
     sessions.end_everywhere(current_user._get_current_object())
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -64,20 +76,21 @@ def logout():
 def end_sessions():
     user = current_user._get_current_object()
     if not TokenForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("auth.profile"))
     accounts.log_out_everywhere(user)
     sessions.start(user)  # this browser stays logged in, on a session of the new generation
-    flash("Every other session of your account was logged out.", "success")
+    flash(_("Every other session of your account was logged out."), "success")
     return redirect(url_for("auth.profile"))
 
 
-def render_profile(*, token=None, password_form=None, status=200):
+def render_profile(*, token=None, password_form=None, language_form=None, status=200):
     response = render_template(
         "auth/profile.html",
         token=token,
         token_form=TokenForm(),
         password_form=password_form or PasswordForm(),
+        language_form=language_form or LanguageForm(language=current_user.language or ""),
     )
     headers = {"Cache-Control": "no-store"} if token else {}
     return response, status, headers
@@ -94,7 +107,7 @@ def profile():
 def rotate_token():
     form = TokenForm()
     if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("auth.profile"))
     had_token = current_user.api_token_hash is not None
     token = accounts.rotate_token(current_user)
@@ -115,6 +128,22 @@ def change_password():
             getattr(form, error.field or "new_password").errors.append(error.message)
         else:
             sessions.start(current_user._get_current_object())  # others were logged out
-            flash("Your password was changed; your other sessions were logged out.", "success")
+            flash(_("Your password was changed; your other sessions were logged out."), "success")
             return redirect(url_for("auth.profile"))
     return render_profile(password_form=form, status=400)
+
+
+@bp.post("/profile/language")
+@login_required
+def change_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_language(current_user, form.language.data)
+        except accounts.AccountError as error:
+            form.language.errors.append(error.message)
+        else:
+            refresh()
+            flash(_("Your language was saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_profile(language_form=form, status=400)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import AuditAction, Role, User, hash_token
 from portal.services import audit, login_throttle
 
@@ -16,8 +17,6 @@ COMMON_PASSWORDS = {
     "0123456789", "administrator", "letmein123", "iloveyou12", "changeme123",
 }  # fmt: skip
 ROLE_NAMES = ", ".join(role.value for role in Role)
-LOGIN_FAILED = "Email or password is incorrect."
-LOCKED_OUT = "Too many failed log-ins for this account or from this address"
 
 # Compared against when no user matches, so that an unknown email costs the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -43,20 +42,24 @@ def parse_role(value):
         return Role(str(value or "").strip().lower())
     except ValueError:
         raise AccountError(
-            f"Unknown role {value!r}: choose one of {ROLE_NAMES}.", field="role"
+            N_("Unknown role '%(role)s': choose one of %(roles)s.")
+            % {"role": value, "roles": ROLE_NAMES},
+            field="role",
         ) from None
 
 
 def password_problem(password, *, email=None):
     """A sentence saying why ``password`` is too weak, or None when it is acceptable."""
     if not password:
-        return "A password is required."
+        return N_("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+        return N_("The password must have at least %(num)d characters.") % {
+            "num": MIN_PASSWORD_LENGTH
+        }
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "The password is too easy to guess."
+        return N_("The password is too easy to guess.")
     if email and password.lower() == normalize_email(email):
-        return "The password must not be the email address."
+        return N_("The password must not be the email address.")
     return None
 
 
@@ -89,25 +92,24 @@ def authenticate(email, password):
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The user logged in, or None and the sentence to show on the log-in page."""
+    """The user logged in, or None and how many seconds the log-in stays locked (0: wrong)."""
 
     user: User | None
-    message: str | None = None
+    wait: int = 0
 
 
 def log_in(email, password, address):
     """Check a log-in attempt against the throttle, then the password (same page either way)."""
     wait = login_throttle.login_wait(email, address)
     if wait:
-        return LoginResult(None, f"{LOCKED_OUT}: {login_throttle.wait_sentence(wait)}")
+        return LoginResult(None, wait)
     user = authenticate(email, password)
     if user is not None:
         return LoginResult(user)
     if login_throttle.login_failed(email, address):
         _record_lock_out(email)
-        wait = login_throttle.login_wait(email, address)
-        return LoginResult(None, f"{LOCKED_OUT}: {login_throttle.wait_sentence(wait)}")
-    return LoginResult(None, LOGIN_FAILED)
+        return LoginResult(None, login_throttle.login_wait(email, address))
+    return LoginResult(None)
 
 
 def _record_lock_out(email):
@@ -121,17 +123,19 @@ def create_user(*, email, name, role, password):
     email = normalize_email(email)
     name = (name or "").strip()
     if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise AccountError("Enter a valid email address.", field="email")
+        raise AccountError(N_("Enter a valid email address."), field="email")
     if not name:
-        raise AccountError("A name is required.", field="name")
+        raise AccountError(N_("A name is required."), field="name")
     if len(name) > 120:
-        raise AccountError("The name must have at most 120 characters.", field="name")
+        raise AccountError(N_("The name must have at most 120 characters."), field="name")
     role = parse_role(role)
     problem = password_problem(password, email=email)
     if problem:
         raise AccountError(problem, field="password")
     if find_user(email) is not None:
-        raise AccountError(f"A user with the email {email} already exists.", field="email")
+        raise AccountError(
+            N_("A user with the email %(email)s already exists.") % {"email": email}, field="email"
+        )
     user = User(email=email, name=name, role=role.value, active=True)
     user.set_password(password)
     db.session.add(user)
@@ -144,7 +148,7 @@ def set_role(user, role, *, by=None):
     """Change ``user``'s role and commit; their sessions end. An admin cannot demote themselves."""
     role = parse_role(role)
     if by is not None and by.id == user.id and role != Role(user.role):
-        raise AccountError("You cannot change your own role.", field="role")
+        raise AccountError(N_("You cannot change your own role."), field="role")
     if role == Role(user.role):
         return user
     audit.record(AuditAction.ROLE_CHANGED, user, by=by, details=f"{user.role} → {role.value}")
@@ -157,7 +161,7 @@ def set_role(user, role, *, by=None):
 def set_active(user, active, *, by=None):
     """Enable or disable ``user`` and commit; an admin cannot disable themselves."""
     if by is not None and by.id == user.id and not active:
-        raise AccountError("You cannot disable your own account.")
+        raise AccountError(N_("You cannot disable your own account."))
     if bool(active) == user.active:
         return user
     user.active = bool(active)
@@ -183,14 +187,14 @@ def rotate_token(user):
 def token_created_sentence(had_token):
     """What to say about a new API token: the previous one stops working only if there was one."""
     if had_token:
-        return "A new API token was created; the previous one no longer works."
-    return "Your API token was created."
+        return N_("A new API token was created; the previous one no longer works.")
+    return N_("Your API token was created.")
 
 
 def change_password(user, current, new):
     """Replace ``user``'s password after checking the current one; ends their sessions; commits."""
     if not user.check_password(current or ""):
-        raise AccountError("The current password is incorrect.", field="current_password")
+        raise AccountError(N_("The current password is incorrect."), field="current_password")
     problem = password_problem(new, email=user.email)
     if problem:
         raise AccountError(problem, field="new_password")
@@ -212,3 +216,14 @@ def log_out_everywhere(user):
 def all_users():
     """Every user, by email."""
     return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def set_language(user, language):
+    """Save the user's page language ("" or None: follow the browser); commits."""
+    from portal.i18n import normalize
+
+    code = normalize(language) if language else None
+    if language and code is None:
+        raise AccountError(N_("This language is not offered."), field="language")
+    user.language = code
+    db.session.commit()

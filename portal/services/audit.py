@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import AuditAction, AuditEntry, utcnow
 from portal.services.brief import cap_text
 
@@ -23,6 +24,38 @@ OBJECT_TYPES = {
     "JobRecord": "job",
 }
 MAX_DETAILS = 300
+# What the audit page calls each kind of object and each action (translated there).
+OBJECT_LABELS = {
+    "visit": N_("Visit"),
+    "event": N_("Event"),
+    "import": N_("Guest list"),
+    "user": N_("User"),
+    "job": N_("Job"),
+}
+ACTION_LABELS = {
+    AuditAction.VISIT_CREATED: N_("Visit registered"),
+    AuditAction.VISIT_CHANGED: N_("Visit time changed"),
+    AuditAction.VISIT_CANCELLED: N_("Visit cancelled"),
+    AuditAction.VISIT_RETRIED: N_("Enrollment retried"),
+    AuditAction.ACCESS_REAPPLIED: N_("Access re-applied"),
+    AuditAction.CHECKED_IN: N_("Checked in by hand"),
+    AuditAction.CHECKED_OUT: N_("Checked out by hand"),
+    AuditAction.JOB_RETRIED: N_("Job retried"),
+    AuditAction.EVENT_CREATED: N_("Event created"),
+    AuditAction.EVENT_CHANGED: N_("Event changed"),
+    AuditAction.EVENT_CANCELLED: N_("Event cancelled"),
+    AuditAction.IMPORT_UPLOADED: N_("Guest list uploaded"),
+    AuditAction.IMPORT_CONFIRMED: N_("Guest list imported"),
+    AuditAction.IMPORT_DISCARDED: N_("Guest list discarded"),
+    AuditAction.USER_CREATED: N_("User created"),
+    AuditAction.ROLE_CHANGED: N_("Role changed"),
+    AuditAction.USER_DISABLED: N_("User disabled"),
+    AuditAction.USER_ENABLED: N_("User enabled"),
+    AuditAction.TOKEN_CREATED: N_("API token created"),
+    AuditAction.PASSWORD_CHANGED: N_("Password changed"),
+    AuditAction.SESSIONS_ENDED: N_("Logged out everywhere"),
+    AuditAction.LOGIN_LOCKED: N_("Log-in locked"),
+}
 
 
 def record(action, subject=None, *, by=None, details=None):

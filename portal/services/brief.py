@@ -4,6 +4,8 @@ A sheet with a million columns must not become a megabyte warning: it would trav
 session cookie (flash), which browsers drop past 4 KB, and in JSON bodies.
 """
 
+from portal.i18n import N_
+
 MAX_WARNINGS = 10
 MAX_TEXT_CHARS = 300
 MAX_NAMES = 10
@@ -22,7 +24,10 @@ def cap_warnings(notices):
     if len(notices) <= MAX_WARNINGS:
         return notices
     left_out = len(notices) - (MAX_WARNINGS - 1)
-    return [*notices[: MAX_WARNINGS - 1], f"… and {left_out} more warnings."]
+    return [
+        *notices[: MAX_WARNINGS - 1],
+        N_("… and %(count)d more warnings.") % {"count": left_out},
+    ]
 
 
 def name_list(names):
@@ -30,5 +35,5 @@ def name_list(names):
     names = list(names)
     shown = ", ".join(repr(cap_text(name, MAX_NAME_CHARS)) for name in names[:MAX_NAMES])
     if len(names) > MAX_NAMES:
-        shown += f" and {len(names) - MAX_NAMES} more"
+        shown += N_(" and %(count)d more") % {"count": len(names) - MAX_NAMES}
     return shown
