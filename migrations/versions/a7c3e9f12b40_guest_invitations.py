@@ -1,7 +1,7 @@
 """guest invitations: awaiting_photo visits, invitation links, consent, host e-mail choices
 
 Revision ID: a7c3e9f12b40
-Revises: b13c0a1e5f2d
+Revises: 7c2e5a9b1f04
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = 'a7c3e9f12b40'
-down_revision = 'b13c0a1e5f2d'
+down_revision = '7c2e5a9b1f04'
 branch_labels = None
 depends_on = None
 

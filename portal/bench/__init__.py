@@ -7,6 +7,7 @@ from portal.bench.imports import import_
 from portal.bench.invitations import invitations_
 from portal.bench.limiter import limiter
 from portal.bench.passages import passages
+from portal.bench.photo import photo
 from portal.bench.strict import strict
 from portal.bench.visit import visit
 
@@ -16,5 +17,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, passages, strict, invitations_):
+for command in (enroll, limiter, import_, visit, passages, strict, photo, invitations_):
     bench.add_command(command)
