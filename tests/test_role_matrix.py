@@ -152,6 +152,9 @@ CHANGES = {
     ("POST", "/admin/users/{user_id}/disable"): (LOGIN, 403, 403, 403, 302),
     ("POST", "/admin/users/{user_id}/role"): (LOGIN, 403, 403, 403, 302),
     ("POST", "/events/{event_id}/cancel"): (LOGIN, 403, 302, 403, 302),
+    ("POST", "/events/{event_id}/invite"): (LOGIN, 403, 302, 403, 302),
+    # The guest's page: the link is the credential; an unknown one is refused for everyone.
+    ("POST", "/g/{token}"): (410, 410, 410, 410, 410),
     ("POST", "/events/{event_id}/edit"): (LOGIN, 403, 200, 403, 200),
     ("POST", "/events/{event_id}/imports"): (LOGIN, 403, 302, 403, 302),
     ("POST", "/events/new"): (LOGIN, 403, 200, 403, 200),
@@ -163,11 +166,14 @@ CHANGES = {
     ("POST", "/logout"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/notices/read"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/profile/language"): (LOGIN, 400, 400, 400, 400),
+    ("POST", "/profile/notices"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/profile/password"): (LOGIN, 400, 400, 400, 400),
     ("POST", "/profile/sessions/end"): (LOGIN, 302, 302, 302, 302),
     ("POST", "/profile/token"): (LOGIN, 200, 200, 200, 200),
     ("POST", "/security/visits/{visit_id}/check-in"): (LOGIN, 403, 403, 302, 302),
     ("POST", "/visits/{visit_id}/cancel"): (LOGIN, 302, 404, 403, 302),
+    ("POST", "/visits/{visit_id}/invite"): (LOGIN, 302, 404, 403, 302),
+    ("POST", "/visits/{visit_id}/guest-photo"): (LOGIN, 302, 404, 403, 302),
     ("POST", "/visits/{visit_id}/reapply"): (LOGIN, 302, 404, 403, 302),
     ("POST", "/visits/{visit_id}/retry"): (LOGIN, 302, 404, 403, 302),
     # An invalid window goes back to the visit's page (303) with the form's errors.
@@ -188,6 +194,7 @@ CHANGES = {
     ("GET", "/api/v1/visits/{visit_id}"): (401, 200, 404, 200, 200),
     ("PATCH", "/api/v1/visits/{visit_id}"): (401, 400, 404, 403, 400),
     ("DELETE", "/api/v1/visits/{visit_id}"): (401, 200, 404, 403, 200),
+    ("POST", "/api/v1/visits/{visit_id}/invite"): (401, 409, 404, 403, 409),
 }
 CHANGE_METHODS = {"POST", "PATCH", "DELETE"}
 
@@ -218,7 +225,8 @@ def fresh_objects(users, level):
     db.session.add_all([event, guest_import, job, door])
     db.session.commit()
     ids = {"visit_id": visit.id, "event_id": event.id, "import_id": guest_import.id}
-    return ids | {"job_id": job.id, "door_id": door.id, "user_id": make_user(Role.HOST).id}
+    ids |= {"job_id": job.id, "door_id": door.id, "user_id": make_user(Role.HOST).id}
+    return ids | {"token": "not-a-valid-link"}
 
 
 def test_every_route_is_in_a_matrix(app):
