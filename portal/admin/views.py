@@ -13,7 +13,7 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
-from portal.services import accounts, sync
+from portal.services import accounts, drift, sync
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,8 @@ def connection():
             select(AccessLevel).order_by(AccessLevel.active.desc(), AccessLevel.name)
         ).all(),
         doors=db.session.scalars(select(Door).order_by(Door.active.desc(), Door.name)).all(),
+        repairs=drift.recent_repairs(),
+        drift_checked=drift.last_check(),
         action_form=ActionForm(),
     )
 

@@ -613,8 +613,7 @@ def _certificate_statuses(detail):
     if isinstance(found, dict) and isinstance(_get(found, "CertificateStatus"), list | dict):
         found = _get(found, "CertificateStatus")
     return [
-        _int(_get(item, "certificateStatus", "status", "elementStatus"))
-        for item in _as_list(found)
+        _int(_get(item, "certificateStatus", "status", "elementStatus")) for item in _as_list(found)
     ]
 
 
@@ -677,6 +676,40 @@ def delivery_status(client, person_ids, *, max_workers=10):
 
     ids = _unique(person_ids)
     return dict(zip(ids, _each(one, ids, max_workers), strict=True))
+
+
+# --- drift repair reads ----------------------------------------------------------------------
+
+LEVEL_MEMBERS = f"{API}/acs/v1/privilege/group/single/personList"
+
+
+def person_by_code(client, person_code):
+    """The person HikCentral holds under ``person_code`` (personId, beginTime, endTime...), or
+    None when it has none."""
+    return _lookup(client, person_code)
+
+
+def access_level_members(client, access_level_hik_id):
+    """The person ids in an access level (a paged read, 500 per call)."""
+    body = {"privilegeGroupId": str(access_level_hik_id), "type": PERSON_TYPE}
+    members = set()
+    for item in _pages(client, LEVEL_MEMBERS, body):
+        person_id = _text(_get(item, "personId", "id"))
+        if person_id is not None:
+            members.add(person_id)
+    return members
+
+
+def same_window(person, begin, end):
+    """Whether the person's stored validity is [begin, end] (compared as instants)."""
+    return _same_instant(_get(person, "beginTime"), begin) and _same_instant(
+        _get(person, "endTime"), end
+    )
+
+
+def person_id_of(person):
+    """The personId of a person object HikCentral answered."""
+    return _text(_get(person, "personId"))
 
 
 # --- door events -----------------------------------------------------------------------------

@@ -194,13 +194,14 @@ def test_reapply_and_delivery_status(client, sim):
             break
         time.sleep(0.1)
     assert status == {ids[0]: "applied", ids[1]: "applied", ids[2]: "failed"}
-    assert ops.delivery_status(client, ["999999"]) == {"999999": "unknown"}
+    # A person the call does not know is not reported, never pending for ever.
+    assert ops.delivery_status(client, ["999999"]) == {"999999": "not_reported"}
 
 
-def test_delivery_status_without_the_call_is_unknown(client, sim):
+def test_delivery_status_without_the_call_is_not_reported(client, sim):
     ids = enroll(client, "N-1", "N-2")
     sim.configure(unsupported_paths=["/artemis/api/visitor/v1/person/ID/elementDownloadDetail"])
-    assert ops.delivery_status(client, ids) == {ids[0]: "unknown", ids[1]: "unknown"}
+    assert ops.delivery_status(client, ids) == {ids[0]: "not_reported", ids[1]: "not_reported"}
 
 
 def test_delete_persons(client, sim):
