@@ -106,9 +106,8 @@ def worker_environment(config, delivery_polls):
         HIKCENTRAL_URL=config["HIKCENTRAL_URL"],
         HIKCENTRAL_APP_KEY=config["HIKCENTRAL_APP_KEY"],
         HIKCENTRAL_APP_SECRET=config["HIKCENTRAL_APP_SECRET"],
-        # One status poll, no pause: the job ends soon after the visit is enrolled.
-        DELIVERY_POLL_ATTEMPTS=str(delivery_polls),
-        DELIVERY_POLL_SECONDS="0",
+        # Delivery is checked later by a deferred job, at most this many times.
+        DELIVERY_CHECKS=str(max(1, delivery_polls)),
         PYTHONUNBUFFERED="1",
     )
     for name in ("HIKCENTRAL_RATE_LIMIT_CALLS", "HIKCENTRAL_RATE_LIMIT_WINDOW"):

@@ -19,7 +19,15 @@ from sqlalchemy.orm import selectinload, undefer
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
-from portal.models import ACCESS_STATES, Guest, Visit, VisitState, VisitStateChange, utcnow
+from portal.models import (
+    ACCESS_STATES,
+    Guest,
+    JobRecord,
+    Visit,
+    VisitState,
+    VisitStateChange,
+    utcnow,
+)
 from portal.services import claims, delivery
 from portal.services.jobs import JobFailure
 from portal.services.visits import set_state
@@ -124,9 +132,23 @@ def _settled(visit, owner):
                 "by_job": record.id if record is not None else None,
             }
         return {"visit": visit.id, "outcome": "unchanged", "state": state.value}
+    if state == VisitState.FAILED and taken and _failed_since_enqueued(visit, owner):
+        # It failed in another run's batch after this job was queued: that run's sentence is
+        # this job's answer too (a retry queued after the failure enrolls it again).
+        record = claims.claimed_by_job(visit)
+        by_job = record.id if record is not None else None
+        raise JobFailure(
+            visit.state_reason or UNEXPECTED,
+            result={"visit": visit.id, "outcome": "failed", "by_job": by_job},
+        )
     if state not in ENROLLABLE_STATES:
         return {"visit": visit.id, "outcome": "skipped", "state": state.value}
     return None
+
+
+def _failed_since_enqueued(visit, owner):
+    mine = db.session.scalar(select(JobRecord).where(JobRecord.rq_job_id == owner))
+    return mine is not None and visit.updated_at >= mine.created_at
 
 
 def _trigger_result(visit_id, outcomes):

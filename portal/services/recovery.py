@@ -71,14 +71,16 @@ def job_alive(rq_job_id, connection=None):
     return status in LIVE_STATUSES
 
 
-def find_abandoned():
-    """Let RQ move jobs whose worker stopped beating out of the started registries."""
+def find_abandoned(*, at=None):
+    """Let RQ move jobs whose worker stopped beating (claim lapsed before ``at``, default now)
+    out of the started registries: retried when they have retries left, else failed."""
     connection = queue.redis_connection()
+    timestamp = at.timestamp() if at is not None else None
     found = 0
     for name in queue.QUEUES:
         registry = StartedJobRegistry(queue=Queue(name, connection=connection))
-        found += len(registry.get_expired_job_ids())
-        registry.cleanup(exception_handlers=[_abandoned_handler])
+        found += len(registry.get_expired_job_ids(timestamp))
+        registry.cleanup(timestamp, exception_handlers=[_abandoned_handler])
     return found
 
 
