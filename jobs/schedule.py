@@ -44,7 +44,13 @@ def periodic_jobs(config):
             900,
         ),
         # Crash recovery: abandoned and lost jobs, visits left waiting, due delivery checks.
-        PeriodicJob("gatehouse-reconcile", "jobs.reconcile.reconcile", 60, "high", 300),
+        PeriodicJob(
+            "gatehouse-reconcile",
+            "jobs.reconcile.reconcile",
+            config.get("RECONCILE_SECONDS", 60),
+            "high",
+            300,
+        ),
         # Drift repair: enrolled visits compared with HikCentral within its call budget.
         PeriodicJob(
             "gatehouse-repair_drift",

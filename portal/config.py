@@ -80,8 +80,9 @@ def from_environment():
         "REAPPLY_CHUNK_SIZE": _int("REAPPLY_CHUNK_SIZE", 10),
         # A re-application that failed after a good grant is tried again after these delays.
         "REAPPLY_RETRY_DELAYS": _ints("REAPPLY_RETRY_DELAYS", "30,120,600"),
-        # The reconcile sweep (every minute) re-enqueues visits waiting longer than this with no
-        # live job.
+        # The reconcile sweep runs this often and re-enqueues visits waiting longer than
+        # RECONCILE_STUCK_SECONDS with no live job.
+        "RECONCILE_SECONDS": _int("RECONCILE_SECONDS", 60),
         "RECONCILE_STUCK_SECONDS": _int("RECONCILE_STUCK_SECONDS", 90),
         # Drift repair compares enrolled visits with HikCentral this often, spending at most
         # this share of the rate limit.

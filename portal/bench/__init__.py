@@ -6,6 +6,7 @@ from portal.bench.enroll import enroll
 from portal.bench.imports import import_
 from portal.bench.limiter import limiter
 from portal.bench.rush import rush
+from portal.bench.soak import soak
 from portal.bench.visit import visit
 
 
@@ -14,5 +15,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, rush):
+for command in (enroll, limiter, import_, visit, rush, soak):
     bench.add_command(command)
