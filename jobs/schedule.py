@@ -59,16 +59,26 @@ def periodic_jobs(config):
             "low",
             300,
         ),
-        # Passage monitoring (design §4 flow 6) is registered here when it is built, e.g.
-        # PeriodicJob("gatehouse-monitor_passages", "jobs.passages.monitor_passages",
-        #             config["PASSAGE_POLL_SECONDS"], "high"),
+        # Passage monitoring (architecture.md, flow 6): a Redis lock keeps one poll at a time; the
+        # timeout stays under the lock's expiry so a stuck poll ends before another may start.
+        PeriodicJob(
+            "gatehouse-monitor_passages",
+            "jobs.passages.monitor_passages",
+            config["PASSAGE_POLL_SECONDS"],
+            "high",
+            max(30, min(600, config.get("PASSAGE_LOCK_SECONDS", 300))),
+        ),
     ]
 
 
 def scheduler_interval(config):
-    """How often the scheduler looks: no longer than the shortest period it serves."""
+    """How often the scheduler looks: a tenth of the shortest period it serves (at most 60 s).
+
+    rq-scheduler plans a periodic job's next run from the moment it enqueued the last one, so
+    each look's delay adds to the period: a tenth keeps a 30 s passage poll within 33 s.
+    """
     periods = [p.interval for p in periodic_jobs(config)] + [config["PASSAGE_POLL_SECONDS"]]
-    return max(1, min([MAX_SCHEDULER_INTERVAL, *periods]))
+    return max(1, min([MAX_SCHEDULER_INTERVAL, *periods]) // 10)
 
 
 class GatehouseScheduler(Scheduler):

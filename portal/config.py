@@ -69,6 +69,17 @@ def from_environment():
         "HIKCENTRAL_TIMEOUT": _float("HIKCENTRAL_TIMEOUT", 10.0),
         "HIKCENTRAL_ORG_CODE": _str("HIKCENTRAL_ORG_CODE", "1"),
         "PASSAGE_POLL_SECONDS": _int("PASSAGE_POLL_SECONDS", 30),
+        # Each poll reads again this far before its cursor, for events that reach HikCentral late.
+        "PASSAGE_OVERLAP_SECONDS": _int("PASSAGE_OVERLAP_SECONDS", 120),
+        # The door event types polled, one door/events read each: face granted, face refused
+        # (a site with card readers adds 198914).
+        "PASSAGE_EVENT_TYPES": [
+            int(s) for s in _str("PASSAGE_EVENT_TYPES", "196893,197151").split(",") if s.strip()
+        ],
+        # The poll's Redis lock expires after this long (a crashed poll never blocks the next).
+        "PASSAGE_LOCK_SECONDS": _int("PASSAGE_LOCK_SECONDS", 300),
+        # Take access away when a guest is seen leaving (else it lasts to the window's end).
+        "REVOKE_ON_EXIT": _bool("REVOKE_ON_EXIT", False),
         # Enrollment coalesces: one job enrolls every visit waiting at that moment, up to this.
         "ENROLL_BATCH_SIZE": _int("ENROLL_BATCH_SIZE", 50),
         # Delivery to the doors is checked later, in batches, never by a sleeping worker: at
@@ -139,6 +150,8 @@ def check(config):
         if env not in EASYGOING_ENVS:
             raise ConfigError("SECRET_KEY must be set outside development and tests")
         config["SECRET_KEY"] = f"insecure-{env}-key"
+    if config["PASSAGE_POLL_SECONDS"] < 1 or not config["PASSAGE_EVENT_TYPES"]:
+        raise ConfigError("PASSAGE_POLL_SECONDS must be positive and PASSAGE_EVENT_TYPES not empty")
     if config["HIKCENTRAL_RATE_LIMIT_CALLS"] < 1 or config["HIKCENTRAL_RATE_LIMIT_WINDOW"] <= 0:
         raise ConfigError("HIKCENTRAL_RATE_LIMIT_CALLS and _WINDOW must be positive")
     if not 0 < config.get("RECONCILE_CALL_SHARE", 0.2) <= 1:

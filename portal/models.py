@@ -1,4 +1,4 @@
-"""SQLAlchemy models: the data model of the visitor domain (design §3).
+"""SQLAlchemy models: the data model of the visitor domain (architecture.md §3).
 
 Times are stored as naive UTC and come back as aware UTC datetimes (``UTCDateTime``).
 """
@@ -46,7 +46,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-# What each role may act as: roles are cumulative upward (design §1).
+# What each role may act as: roles are cumulative upward (architecture.md §1).
 ROLE_GRANTS = {
     Role.HOST: {Role.HOST},
     Role.ORGANIZER: {Role.HOST, Role.ORGANIZER},
@@ -297,10 +297,24 @@ class GuestImport(db.Model):
     uploaded_by: Mapped[User] = relationship()
 
 
+class PassageKind(enum.StrEnum):
+    GRANTED = "granted"  # the door let the person through
+    REFUSED = "refused"  # the reader refused the attempt (never checks anyone in)
+
+
 class Passage(db.Model):
-    """A door event; ``hik_event_id`` is the dedupe key."""
+    """A door event of a visit's guest; ``hik_event_id`` is the dedupe key.
+
+    ``direction`` is what the portal concluded (the door's setting, else the reader's
+    ``inAndOutType``): in | out | unknown. ``manual`` passages are check-ins and check-outs made
+    by security by hand (their ``hik_event_id`` starts with ``manual-``).
+    """
 
     __tablename__ = "passages"
+    __table_args__ = (
+        Index("ix_passages_door_occurred_at", "door_id", "occurred_at"),
+        Index("ix_passages_occurred_at_id", "occurred_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hik_event_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -309,11 +323,33 @@ class Passage(db.Model):
     door_id: Mapped[int | None] = mapped_column(ForeignKey("doors.id"))
     door_hik_id: Mapped[str | None] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(10))  # in | out | unknown
+    kind: Mapped[str] = mapped_column(String(10), default=PassageKind.GRANTED.value)
+    event_type: Mapped[int | None] = mapped_column()
+    manual: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     visit: Mapped[Visit | None] = relationship()
     door: Mapped[Door | None] = relationship()
+
+
+class Notice(db.Model):
+    """An in-app notice for one user (the bell in the navigation), e.g. "your guest has arrived"."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    visit: Mapped[Visit | None] = relationship()
 
 
 class JobRecord(db.Model):

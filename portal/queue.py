@@ -1,4 +1,4 @@
-"""The Redis connection and ``enqueue``: every background job starts here (design §4 flow 7).
+"""The Redis connection and ``enqueue``: every background job starts here (architecture.md, flow 7).
 
 Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``.
 Each enqueue first writes and commits a JobRecord, the durable history that job pages read,
@@ -6,7 +6,7 @@ then puts the RQ job on a queue with ``job_id == record.rq_job_id``.
 
 Call ``enqueue`` only AFTER the transaction that wrote the job's subject has committed: it
 commits the session itself, and a job sent before the subject's commit can run before the rows
-exist (the fault design §6 names first).
+exist (the fault of the integration this portal replaces).
 """
 
 import logging

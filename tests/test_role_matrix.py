@@ -29,6 +29,11 @@ EXPECTED = {
     "/jobs/{job}": (LOGIN, 200, 404, 200, 200),
     "/jobs/{job}.json": (LOGIN, 200, 404, 200, 200),
     "/profile": (LOGIN, 200, 200, 200, 200),
+    "/notices": (LOGIN, 200, 200, 200, 200),
+    "/security/passages": (LOGIN, 403, 403, 200, 200),
+    "/security/passages.csv": (LOGIN, 403, 403, 200, 200),
+    "/security/onsite": (LOGIN, 403, 403, 200, 200),
+    "/security/onsite/roll-call": (LOGIN, 403, 403, 200, 200),
     "/admin/users": (LOGIN, 403, 403, 403, 200),
     "/admin/connection": (LOGIN, 403, 403, 403, 200),
     "/metrics": (LOGIN, 403, 403, 403, 200),
@@ -87,6 +92,7 @@ def test_every_page_is_in_the_matrix(app):
         .replace("{guest_import}", "<int:import_id>")
         .replace("{job}", "<int:job_id>")
         .replace("template.csv", "template.<fmt>")
+        .replace("passages.csv", "passages.<any(csv, xlsx):fmt>")
         for page in EXPECTED
     }
     assert pages == listed

@@ -3,7 +3,7 @@
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -178,6 +178,7 @@ def connection():
         doors=db.session.scalars(select(Door).order_by(Door.active.desc(), Door.name)).all(),
         repairs=drift.recent_repairs(),
         drift_checked=drift.last_check(),
+        door_directions=DOOR_DIRECTIONS,
         action_form=ActionForm(),
     )
 
@@ -197,3 +198,25 @@ def run_sync():
     else:
         flash(sync.describe(counts), "success")
     return redirect(url_for("admin.connection"))
+
+
+DOOR_DIRECTIONS = {
+    "entry": "Entry: every pass is an arrival",
+    "exit": "Exit: every pass is a departure",
+    "both": "Both: the reader says which way (inAndOutType)",
+}
+
+
+@bp.post("/doors/<int:door_id>/direction")
+@role_required(Role.ADMIN)
+def door_direction(door_id):
+    """What a door's reader means for check-in and check-out (kept across syncs)."""
+    door = db.get_or_404(Door, door_id)
+    direction = request.form.get("direction")
+    if not ActionForm().validate_on_submit() or direction not in DOOR_DIRECTIONS:
+        flash("Choose entry, exit or both.", "error")
+        return redirect(url_for("admin.connection"))
+    door.direction = direction
+    db.session.commit()
+    flash(f"{door.name}: {DOOR_DIRECTIONS[direction]}.", "success")
+    return redirect(url_for("admin.connection") + "#doors")

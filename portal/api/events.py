@@ -1,4 +1,4 @@
-"""API endpoints for events and their guest list imports (design §5), on the api blueprint."""
+"""API endpoints for events and their guest list imports (see the README), on the api blueprint."""
 
 from flask import jsonify, request, url_for
 

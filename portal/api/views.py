@@ -1,4 +1,4 @@
-"""Views of the api blueprint: the JSON API under /api/v1 (design §5), Bearer tokens only."""
+"""Views of the api blueprint: the JSON API under /api/v1 (see the README), Bearer tokens only."""
 
 from contextlib import contextmanager
 
@@ -179,4 +179,5 @@ def get_job(job_id):
     return job_service.job_to_dict(record)
 
 
-from portal.api import events  # noqa: E402,F401  (registers the event and import endpoints)
+# The event, import, passage and on-site endpoints register themselves on bp.
+from portal.api import events, passages  # noqa: E402,F401

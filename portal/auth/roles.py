@@ -1,4 +1,4 @@
-"""Role checks for views: log-in first, then the role (roles are cumulative, design §1)."""
+"""Role checks for views: log-in first, then the role (roles are cumulative, architecture.md §1)."""
 
 from functools import wraps
 

@@ -5,6 +5,7 @@ import click
 from portal.bench.enroll import enroll
 from portal.bench.imports import import_
 from portal.bench.limiter import limiter
+from portal.bench.passages import passages
 from portal.bench.rush import rush
 from portal.bench.soak import soak
 from portal.bench.visit import visit
@@ -15,5 +16,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, rush, soak):
+for command in (enroll, limiter, import_, visit, passages, rush, soak):
     bench.add_command(command)

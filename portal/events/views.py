@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
 from portal.models import AccessLevel, Event, Role, VisitState
 from portal.services import events as event_service
+from portal.services import passages as passage_service
 
 bp = Blueprint("events", __name__)
 
@@ -96,6 +97,7 @@ def show(event_id):
     if state not in {None, *VisitState}:
         state = None
     page = db.paginate(event_service.event_visits(event, q=q, state=state), per_page=50)
+    counts = event_service.guest_counts([event.id])[event.id]
     return render_template(
         "events/show.html",
         event=event,
@@ -103,7 +105,8 @@ def show(event_id):
         q=q,
         state=state,
         states=list(VisitState),
-        counts=event_service.guest_counts([event.id])[event.id],
+        counts=counts,
+        attendance=passage_service.attendance_counts(counts),
         imports=event_service.event_imports(event),
     )
 

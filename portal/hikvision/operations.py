@@ -112,9 +112,16 @@ class DoorEvent:
     event_id: str
     person_id: str | None
     door_id: str | None
-    direction: str
+    direction: str  # what the reader said: in | out | unknown
     occurred_at: datetime
     event_type: int
+    person_name: str | None = None
+    odd_direction: bool = False  # inAndOutType had a value the notes do not list
+
+    @property
+    def kind(self):
+        """``granted``, ``refused`` or None (see event_kind)."""
+        return event_kind(self.event_type)
 
 
 # --- reading what the server sent ------------------------------------------------------------
@@ -714,6 +721,36 @@ def person_id_of(person):
 
 # --- door events -----------------------------------------------------------------------------
 
+# Access-control event types (integration notes §3.5): the "passed" codes let a person through,
+# the "failed" ones are refused attempts (a refusal never checks anyone in).
+GRANTED_EVENT_TYPES = frozenset(
+    {196893, 198914, 196883, 196885, 196886, 196887, 196888, 196889, 196890, 196891, 196892}
+    | {196897, 198915}
+)
+REFUSED_EVENT_TYPES = frozenset(
+    {197151, 197160, 197161, 197163, 197128, 197377, 197383, 197633, 197634, 197635, 197889}
+)
+EVENT_FACE_REFUSED = 197151
+# inAndOutType: 1 in, 0 out, -1 unknown (depends on the reader's setting).
+DIRECTIONS = {1: "in", 0: "out", -1: "unknown"}
+
+
+def event_kind(event_type):
+    """``granted`` or ``refused`` for an access event type, None for any other event."""
+    if event_type in GRANTED_EVENT_TYPES:
+        return "granted"
+    if event_type in REFUSED_EVENT_TYPES:
+        return "refused"
+    return None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of door/events: the usable events and how many items could not be used."""
+
+    events: list
+    skipped: int = 0
+
 
 def event_windows(start, end, max_span=MAX_EVENT_WINDOW):
     """Consecutive windows of at most ``max_span`` covering [start, end]."""
@@ -727,42 +764,72 @@ def event_windows(start, end, max_span=MAX_EVENT_WINDOW):
     return windows
 
 
-DIRECTIONS = {1: "in", 0: "out"}
-
-
 def normalize_event(item, event_type=EVENT_FACE_GRANTED):
-    """A DoorEvent from one door/events item, or None (logged) when it cannot be used."""
+    """A DoorEvent from one door/events item, or None (logged) when it cannot be used.
+
+    A direction value the notes do not list (not 1, 0 or -1) is read as ``unknown`` and marked
+    ``odd_direction``; an event without an id or a readable time with offset is skipped.
+    """
     event_id = _text(_get(item, "eventId"))
     occurred_at = parse_time(_get(item, "eventTime", "happenTime"))
     if event_id is None or occurred_at is None:
         log.warning("door event skipped: missing event id or unreadable time")
         return None
+    raw = _get(item, "inAndOutType")
+    in_out = _int(raw)
     return DoorEvent(
         event_id=event_id,
         person_id=_text(_get(item, "personId")),
         door_id=_text(_get(item, "doorIndexCode", "srcIndex")),
-        direction=DIRECTIONS.get(_int(_get(item, "inAndOutType")), "unknown"),
+        direction=DIRECTIONS.get(in_out, "unknown"),
         occurred_at=occurred_at,
         event_type=_int(_get(item, "eventType")) or event_type,
+        person_name=_text(_get(item, "personName")),
+        odd_direction=raw is not None and in_out not in DIRECTIONS,
     )
 
 
-def door_events(client, start, end, *, event_type=EVENT_FACE_GRANTED, door_ids=None):
-    """Every door event of ``event_type`` in [start, end], 31-day windows, 500 per page."""
-    door_chunks = _chunks(_unique(door_ids), MAX_DOORS_PER_QUERY) if door_ids else [None]
+def door_event_pages(client, start, end, *, event_type, door_ids):
+    """Every page of door events of ``event_type`` at ``door_ids`` in [start, end].
+
+    ``doorIndexCodes`` is always sent (the reference marks it required), at most 10 doors per
+    call; the window must not exceed 31 days (the caller slices longer gaps). Yields EventPage.
+    """
+    doors = _unique(door_ids or [])
+    if not doors:
+        raise ValueError("door/events needs at least one door index code")
+    if end - start > MAX_EVENT_WINDOW:
+        raise ValueError("a door/events window spans at most 31 days")
+    for chunk in _chunks(doors, MAX_DOORS_PER_QUERY):
+        body = {
+            "startTime": iso(start),
+            "endTime": iso(end),
+            "eventType": int(event_type),
+            "doorIndexCodes": chunk,
+        }
+        for page_no in range(1, MAX_PAGES + 1):
+            data = client.call(DOOR_EVENTS, {**body, "pageNo": page_no, "pageSize": PAGE_SIZE})
+            items = data.get("list") if isinstance(data, dict) else None
+            items = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+            events = [normalize_event(item, event_type) for item in items]
+            usable = [e for e in events if e is not None]
+            yield EventPage(usable, len(events) - len(usable))
+            total = _int(data.get("total")) if isinstance(data, dict) else None
+            if len(items) < PAGE_SIZE or (total is not None and page_no * PAGE_SIZE >= total):
+                break
+        else:
+            log.warning("paged read of %s stopped after %d pages", DOOR_EVENTS, MAX_PAGES)
+
+
+def door_events(client, start, end, *, event_type=EVENT_FACE_GRANTED, door_ids):
+    """Every door event of ``event_type`` at ``door_ids`` in [start, end] (31-day windows)."""
     seen = set()
     for window_start, window_end in event_windows(start, end):
-        for doors in door_chunks:
-            body = {
-                "startTime": iso(window_start),
-                "endTime": iso(window_end),
-                "eventType": event_type,
-            }
-            if doors:
-                body["doorIndexCodes"] = doors
-            for item in _pages(client, DOOR_EVENTS, body):
-                event = normalize_event(item, event_type)
-                if event is not None and event.event_id not in seen:
+        for page in door_event_pages(
+            client, window_start, window_end, event_type=event_type, door_ids=door_ids
+        ):
+            for event in page.events:
+                if event.event_id not in seen:
                     seen.add(event.event_id)
                     yield event
 
@@ -771,11 +838,14 @@ __all__ = [
     "AccessLevelInfo",
     "DoorEvent",
     "DoorInfo",
+    "EventPage",
     "ItemResult",
     "PersonSpec",
     "delete_persons",
     "delivery_status",
+    "door_event_pages",
     "door_events",
+    "event_kind",
     "ensure_persons",
     "grant",
     "list_access_levels",

@@ -1,4 +1,4 @@
-"""Enrollment of visits on HikCentral and the follow-up changes (design §4 flows 2 and 4).
+"""Enrollment of visits on HikCentral and the follow-up changes (architecture.md, flows 2 and 4).
 
 Enrollment coalesces: the job of one registration claims every visit waiting at that moment (up
 to ENROLL_BATCH_SIZE) and enrolls them through the batch operations. Delivery to the devices is

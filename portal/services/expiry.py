@@ -1,4 +1,4 @@
-"""Expiry (design §4 flow 5): visits whose window ended lose their access, in batched calls.
+"""Expiry (architecture.md, flow 5): visits whose window ended lose their access, in batched calls.
 
 One revoke call per access level, the persons deleted, the visits ``expired``. Safe to run twice
 and after a lost run: it works from the visits' states, and HikCentral's "already gone" is fine.
@@ -18,7 +18,7 @@ from portal.services.visits import set_state
 log = logging.getLogger(__name__)
 
 # Visits that may still hold access (or are waiting for it) and must stop at the window's end.
-SWEPT_STATES = (VisitState.PENDING, VisitState.ENROLLED, VisitState.ON_SITE)
+SWEPT_STATES = (VisitState.PENDING, VisitState.ENROLLED, VisitState.ON_SITE, VisitState.LEFT)
 WINDOW_ENDED = "The visit's time ended; access was removed."
 CLEANUP_FAILED = "The visit's time ended; HikCentral could not remove the guest: {error}"
 

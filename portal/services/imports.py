@@ -1,4 +1,4 @@
-"""Event guest imports: stage (validate) a sheet, confirm it, enroll its guests (design flow 3).
+"""Guest lists: stage (validate) a sheet, confirm it, enroll its guests (architecture.md, flow 3).
 
 Nothing is written until a sheet has been read and every row checked: ``stage_import`` keeps the
 counts, the row errors and the valid rows on a GuestImport (state ``validated``). ``confirm_import``

@@ -10,7 +10,7 @@ from portal.services import visits as visit_rules
 
 JOB_STATES = ("queued", "started", "finished", "failed")
 
-# Where a job's subject lives on the site (design §5 pages).
+# Where a job's subject lives on the site (the pages listed in the README).
 SUBJECT_URLS = {"visit": "/visits/{id}", "import": "/imports/{id}", "event": "/events/{id}"}
 
 

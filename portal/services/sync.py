@@ -1,4 +1,4 @@
-"""Copy HikCentral's access levels and doors into the portal (design §3, ``flask sync``)."""
+"""Copy HikCentral's access levels and doors (architecture.md, flow 8; ``flask sync``)."""
 
 import logging
 

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.models import Role, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
+from portal.services import passages as passage_service
 from portal.services import submissions
 from portal.services import visits as visit_service
 from portal.visits.forms import CHOOSE, RetryForm, VisitForm, WindowForm, default_window
@@ -218,6 +219,8 @@ def render_visit(visit, *, window_form=None, retry_form=None, status=200):
         and bool(visit.hik_person_id),
         window_form=window_form,
         retry_form=retry_form or RetryForm(formdata=None),
+        passages=passage_service.visit_passages(visit),
+        desk=current_user.can(Role.SECURITY),
     )
     return page, status
 

@@ -214,21 +214,41 @@ def test_delete_persons(client, sim):
 
 
 def test_door_events(client, sim):
-    [person_id] = enroll(client, "E-1")
     now = datetime.now(UTC).replace(microsecond=0)
+    [person_id] = [
+        r.person_id
+        for r in ops.ensure_persons(client, [spec("E-1", begin=now - timedelta(days=50))])
+    ]
+    ops.grant(client, "2", [person_id])  # "Visitors – Offices": all four doors
     sim.passage(person_code="E-1", door="1", direction="in", time=now - timedelta(days=40))
     sim.passage(person_code="E-1", door="2", direction="out", time=now - timedelta(days=2))
     sim.passage(person_code="E-1", door="3", direction="unknown", time=now - timedelta(hours=1))
+    doors = ["1", "2", "3", "4"]
 
-    events = list(ops.door_events(client, now - timedelta(days=45), now))
+    events = list(ops.door_events(client, now - timedelta(days=45), now, door_ids=doors))
     assert sorted((e.door_id, e.direction) for e in events) == [
         ("1", "in"),
         ("2", "out"),
         ("3", "unknown"),
     ]
     assert all(e.person_id == person_id and e.event_type == 196893 for e in events)
+    assert all(e.kind == "granted" for e in events)
     first = next(e for e in events if e.door_id == "1")
     assert first.occurred_at == now - timedelta(days=40)
 
     only_exit = list(ops.door_events(client, now - timedelta(days=45), now, door_ids=["2", "4"]))
     assert [e.door_id for e in only_exit] == ["2"]
+
+
+def test_door_events_refused_by_the_device(client, sim):
+    """Outside the validity the simulated terminal refuses: event 197151, kind refused."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    [person_id] = enroll(client, "E-2")  # valid from SOON: not yet
+    ops.grant(client, "2", [person_id])
+    answer = sim.passage(person_code="E-2", door="1", direction="in", time=now)
+    assert answer["granted"] is False and answer["reason"] == "outside the validity period"
+    window = (now - timedelta(minutes=1), now + timedelta(minutes=1))
+    granted = list(ops.door_events(client, *window, door_ids=["1"]))
+    refused = list(ops.door_events(client, *window, event_type=197151, door_ids=["1"]))
+    assert granted == []
+    assert [(e.person_id, e.kind, e.direction) for e in refused] == [(person_id, "refused", "in")]

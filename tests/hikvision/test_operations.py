@@ -572,7 +572,7 @@ def _event(n, **fields):
 def test_door_events_split_long_windows_at_31_days(client, mocked):
     mocked.post(f"{API}/acs/v1/door/events", json=ok({"total": 0}))
     start = datetime(2024, 1, 1, tzinfo=UTC)
-    assert list(ops.door_events(client, start, start + timedelta(days=70))) == []
+    assert list(ops.door_events(client, start, start + timedelta(days=70), door_ids=["1"])) == []
     windows = [(body_of(c)["startTime"], body_of(c)["endTime"]) for c in responses.calls]
     assert windows == [
         ("2024-01-01T00:00:00+00:00", "2024-02-01T00:00:00+00:00"),
@@ -583,6 +583,7 @@ def test_door_events_split_long_windows_at_31_days(client, mocked):
         "startTime": "2024-01-01T00:00:00+00:00",
         "endTime": "2024-02-01T00:00:00+00:00",
         "eventType": 196893,
+        "doorIndexCodes": ["1"],
         "pageNo": 1,
         "pageSize": 500,
     }
@@ -593,7 +594,7 @@ def test_door_events_read_every_page_of_500(client, mocked):
     mocked.post(f"{API}/acs/v1/door/events", json=ok({"total": 501, "list": page1}))
     mocked.post(f"{API}/acs/v1/door/events", json=ok({"total": 501, "list": [_event(500)]}))
     start = datetime(2024, 5, 1, tzinfo=MSK)
-    events = list(ops.door_events(client, start, start + timedelta(days=1)))
+    events = list(ops.door_events(client, start, start + timedelta(days=1), door_ids=["4"]))
     assert len(events) == 501
     assert [body_of(c)["pageNo"] for c in responses.calls] == [1, 2]
 
@@ -621,7 +622,7 @@ def test_door_events_are_normalized_and_bad_ones_skipped(client, mocked, caplog)
     mocked.post(f"{API}/acs/v1/door/events", json=ok({"total": len(items), "list": items}))
     start = datetime(2024, 5, 1, tzinfo=MSK)
     with caplog.at_level(logging.WARNING, logger="portal.hikvision.operations"):
-        events = list(ops.door_events(client, start, start + timedelta(days=1)))
+        events = list(ops.door_events(client, start, start + timedelta(days=1), door_ids=["4"]))
     assert [(e.event_id, e.person_id, e.direction) for e in events] == [
         ("1", "55", "in"),
         ("2", "77", "out"),
@@ -633,8 +634,37 @@ def test_door_events_are_normalized_and_bad_ones_skipped(client, mocked, caplog)
     assert events[0].occurred_at.utcoffset() is not None
     assert events[0].door_id == "4" and events[0].event_type == 196893
     assert sum("door event skipped" in r.message for r in caplog.records) == 3
+    # 7 is not a value the notes list for inAndOutType: unknown, and marked as odd.
+    assert [e.odd_direction for e in events] == [False, False, True, False, False]
 
 
 def test_door_events_need_aware_times(client):
     with pytest.raises(ValueError):
-        list(ops.door_events(client, datetime(2024, 5, 1), datetime(2024, 5, 2)))
+        list(ops.door_events(client, datetime(2024, 5, 1), datetime(2024, 5, 2), door_ids=["1"]))
+
+
+def test_door_events_always_send_doors(client):
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        list(ops.door_events(client, start, start + timedelta(hours=1), door_ids=[]))
+
+
+def test_a_page_reports_the_items_it_could_not_use(client, mocked):
+    items = [_event(1), _event(2, eventTime=None), {"eventId": "3"}]
+    mocked.post(f"{API}/acs/v1/door/events", json=ok({"total": 3, "list": items}))
+    start = datetime(2024, 5, 1, tzinfo=MSK)
+    [page] = list(
+        ops.door_event_pages(
+            client, start, start + timedelta(days=1), event_type=197151, door_ids=["4"]
+        )
+    )
+    assert [e.event_id for e in page.events] == ["1"] and page.skipped == 2
+    assert body_of(responses.calls[0])["eventType"] == 197151
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind"),
+    [(196893, "granted"), (198914, "granted"), (197151, "refused"), (197377, "refused"), (1, None)],
+)
+def test_event_kinds(event_type, kind):
+    assert ops.event_kind(event_type) == kind

@@ -61,6 +61,16 @@ def add_person(api, code="V-1", **fields):
     return answer["data"]
 
 
+def admitted_person(api, code="V-1", level="2", **fields):
+    """A person the simulated doors let in: a face, a validity, an access level (all doors)."""
+    person_id = add_person(api, code, faces=[{"faceData": jpeg()}], **fields)
+    answer = api.call(
+        ADD_PERSONS, {"privilegeGroupId": level, "type": 1, "list": [{"id": person_id}]}
+    )
+    assert answer["code"] == "0", answer
+    return person_id
+
+
 def iso(moment):
     return moment.replace(microsecond=0).isoformat()
 
@@ -457,13 +467,18 @@ def test_doors_are_seeded_with_in_and_out_readers(sim_api):
 
 
 def events_body(start, end, **fields):
-    body = {"startTime": iso(start), "endTime": iso(end), "eventType": 196893}
+    body = {
+        "startTime": iso(start),
+        "endTime": iso(end),
+        "eventType": 196893,
+        "doorIndexCodes": ["1", "2", "3", "4"],
+    }
     body.update({"pageNo": 1, "pageSize": 100}, **fields)
     return body
 
 
 def test_passages_become_door_events_with_direction(sim_api, sim):
-    person_id = add_person(sim_api)
+    person_id = admitted_person(sim_api)
     base = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
     sim.passage(person_code="V-1", door="1", direction="in", time=base)
     sim.passage(
@@ -489,9 +504,35 @@ def test_passages_become_door_events_with_direction(sim_api, sim):
     assert [e["inAndOutType"] for e in ascending] == [1, 0]
 
 
+def test_the_simulated_device_decides_like_a_face_terminal(sim_api, sim):
+    """No face, outside the validity, no access level covering the door: refused (197151)."""
+    inside = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)  # the window is 06:00-15:00 UTC
+    admitted_person(sim_api, "OK", level="1")  # "Visitors – Lobby": doors 1 and 2 only
+    add_person(sim_api, "NOFACE")
+    cases = [
+        ("OK", "1", inside, True, None),
+        ("OK", "2", inside, True, None),
+        ("OK", "3", inside, False, "no access level covers this door"),
+        ("OK", "1", inside + timedelta(hours=8), False, "outside the validity period"),
+        ("NOFACE", "1", inside, False, "no face enrolled"),
+    ]
+    for code, door, moment, granted, reason in cases:
+        answer = sim.passage(person_code=code, door=door, direction="in", time=moment)
+        assert (answer["granted"], answer["reason"]) == (granted, reason), (code, door)
+        assert answer["eventType"] == (196893 if granted else 197151)
+        assert answer["inAndOutType"] == 1
+    out = sim.passage(person_code="OK", door="2", direction="out", time=inside)
+    assert out["inAndOutType"] == 0 and out["granted"] is True
+    refused = sim_api.call(
+        EVENTS,
+        events_body(inside - timedelta(hours=1), inside + timedelta(hours=9), eventType=197151),
+    )["data"]
+    assert refused["total"] == 3
+
+
 def test_event_filters_doors_name_type_and_window(sim_api, sim):
-    add_person(sim_api, "A", personGivenName="Anna")
-    add_person(sim_api, "B", personGivenName="Boris")
+    admitted_person(sim_api, "A", personGivenName="Anna")
+    admitted_person(sim_api, "B", personGivenName="Boris")
     base = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
     sim.passage(person_code="A", door="1", time=base)
     sim.passage(person_code="B", door="3", time=base)
@@ -514,6 +555,7 @@ def test_event_filters_doors_name_type_and_window(sim_api, sim):
         ({"endTime": "2030-06-02T00:00:01+00:00"}, "cannot exceed 31 days"),
         ({"startTime": "2030-05-01 00:00:00"}, "startTime must be ISO 8601 with offset"),
         ({"eventType": None}, "eventType is required"),
+        ({"doorIndexCodes": None}, "doorIndexCodes is required"),
         ({"eventType": [196893]}, "eventType must be an integer"),
         ({"doorIndexCodes": [str(n) for n in range(11)]}, "at most 10 doors"),
         ({"endTime": "2030-04-30T00:00:00+00:00"}, "startTime must not be later than endTime"),

@@ -273,7 +273,9 @@ def test_event_times_use_the_devices_utc_offset(sim_api, sim):
         {
             "startTime": "2030-05-01T08:59:59+03:00",
             "endTime": "2030-05-01T06:00:01+00:00",
-            "eventType": 196893,
+            # No face enrolled: the simulated terminal refused it (its event type says so).
+            "eventType": event["eventType"],
+            "doorIndexCodes": ["1"],
             "pageNo": 1,
             "pageSize": 10,
         },

@@ -1,4 +1,4 @@
-"""Expiry sweep (flow 5): batched revokes per access level, persons deleted, safe twice."""
+"""Expiry sweep (architecture.md, flow 5): revokes batched per level, persons deleted, twice."""
 
 from datetime import timedelta
 

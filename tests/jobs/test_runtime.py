@@ -35,5 +35,6 @@ def test_scheduler_burst_registers_and_enqueues(app, redis_conn):
     app.config["PASSAGE_POLL_SECONDS"] = 15
     result = app.test_cli_runner().invoke(args=["scheduler", "--burst"])
     assert result.exit_code == 0, result.output
-    assert "looking every 15 s" in result.output
+    assert "looking every 1 s" in result.output  # a tenth of the 15 s poll
     assert Queue("default", connection=redis_conn).job_ids == ["gatehouse-expire_visits"]
+    assert Queue("high", connection=redis_conn).job_ids == ["gatehouse-monitor_passages"]

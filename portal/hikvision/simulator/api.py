@@ -405,11 +405,13 @@ def door_events(sim, body):
         raise bad("the time span between startTime and endTime cannot exceed 31 days")
     event_type = require_int(body, "eventType")
     door_ids = body.get("doorIndexCodes")
-    if door_ids is not None:
-        if not isinstance(door_ids, list) or not all(isinstance(d, str) for d in door_ids):
-            raise bad("doorIndexCodes must be a list of strings")
-        if len(door_ids) > MAX_DOORS_PER_SEARCH:
-            raise bad("doorIndexCodes can hold at most 10 doors")
+    # The API reference marks doorIndexCodes required; a call without it is refused.
+    if door_ids is None:
+        raise bad("doorIndexCodes is required")
+    if not isinstance(door_ids, list) or not all(isinstance(d, str) for d in door_ids):
+        raise bad("doorIndexCodes must be a list of strings")
+    if len(door_ids) > MAX_DOORS_PER_SEARCH:
+        raise bad("doorIndexCodes can hold at most 10 doors")
     name = require_str(body, "personName", optional=True)
     order = require_int(body, "orderType", optional=True, choices=(0, 1))
     page_no, page_size = paging(body)
@@ -425,7 +427,32 @@ def door_events(sim, body):
     # HCP sorts newest first unless orderType is 0.
     found.sort(key=lambda e: (e.event_time, int(e.event_id)), reverse=order != 0)
     tz = sim.knobs.config.site_timezone
-    return page([e.as_api(tz) for e in found], page_no, page_size)
+    # Only the asked page is written out (a busy site holds many thousands of events).
+    start = (page_no - 1) * page_size
+    data = page(found, page_no, page_size)
+    if "list" in data:
+        data["list"] = [e.as_api(tz) for e in found[start : start + page_size]]
+    return data
+
+
+REFUSED_EVENT_TYPE = 197151  # face authentication failed
+REFUSAL_TYPES = frozenset({197151, 197160, 197161, 197163, 197128, 197377, 197383, 197889})
+
+
+def passage_decision(state, person, door, moment):
+    """What a face terminal would decide: None when it lets the person in, else the reason."""
+    if person.face is None:
+        return "no face enrolled"
+    try:
+        begin = datetime.fromisoformat(person.begin_time)
+        end = datetime.fromisoformat(person.end_time)
+    except (TypeError, ValueError):
+        return "no validity"
+    if not begin <= moment <= end:
+        return "outside the validity period"
+    if not any(door.door_id in level.door_ids for level in state.levels_of(person.person_id)):
+        return "no access level covers this door"
+    return None
 
 
 def record_passage(
@@ -438,8 +465,15 @@ def record_passage(
     moment=None,
     event_type=PASSAGE_EVENT_TYPE,
 ):
-    """Append a door event (control API); raises LookupError naming what was not found."""
+    """Append a door event as a device would decide it (control API).
+
+    A person without a face, outside their validity or without an access level covering the
+    door gets a refused event (197151) instead of the granted ``event_type``; a refusal type
+    given explicitly is recorded as it is. Returns the event as door/events lists it, with
+    ``granted`` and ``reason``; raises LookupError naming what was not found.
+    """
     now = datetime.now(UTC)
+    moment = (moment or now).replace(microsecond=0)  # devices stamp whole seconds
     with sim.state.lock:
         state = sim.state
         person = state.person_by_ref(person_id=person_id, person_code=person_code)
@@ -450,9 +484,16 @@ def record_passage(
         )
         if found is None:
             raise LookupError("no such door")
+        reason = (
+            "refusal requested"
+            if event_type in REFUSAL_TYPES
+            else passage_decision(state, person, found, moment)
+        )
+        if reason is not None and event_type not in REFUSAL_TYPES:
+            event_type = REFUSED_EVENT_TYPE
         event = DoorEvent(
             event_id=state.next_event_id(),
-            event_time=moment or now,
+            event_time=moment,
             receive_time=now,
             event_type=event_type,
             person_id=person.person_id,
@@ -461,4 +502,5 @@ def record_passage(
             in_out=DIRECTIONS[direction],
         )
         state.events.append(event)
-        return event.as_api(sim.knobs.config.site_timezone)
+        answer = event.as_api(sim.knobs.config.site_timezone)
+    return {**answer, "granted": reason is None, "reason": reason}

@@ -3,7 +3,7 @@
 Every ``/artemis/api/...`` call goes through, in order: the path check (unknown -> HTTP 404),
 the rate limit (HTTP 429 + Retry-After), the configured latency, fault injection, the signature
 check (code 64), the "not in this version" list (code 8), then the endpoint. The unsigned
-control API under ``/sim`` (design §5) skips all of that and is not counted.
+control API under ``/sim`` (documented in the README) skips all of that and is not counted.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""A client for the simulator's unsigned control API (design §5)."""
+"""A client for the simulator's unsigned control API (documented in the README)."""
 
 import requests
 
@@ -54,7 +54,9 @@ class SimulatorControl:
         time=None,
         event_type=None,
     ):
-        """Record a door event for a person; returns the event as door/events lists it."""
+        """Record a door event as the device decides it; returns the event as door/events lists
+        it, plus ``granted`` and ``reason`` (no face, outside the validity, no access level
+        covering the door: a refused 197151 event instead of the granted type)."""
         payload = {"door": door, "direction": direction}
         if person_code is not None:
             payload["person_code"] = person_code

@@ -207,7 +207,7 @@ class SimState:
         return APPLIED
 
     def snapshot(self, now, failing):
-        """The ``GET /sim/state`` document (design §5)."""
+        """The ``GET /sim/state`` document (documented in the README)."""
         labels = {APPLIED: "applied", PENDING: "pending", FAILED: "failed"}
         persons = []
         for person in self.persons.values():
