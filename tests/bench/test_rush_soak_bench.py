@@ -1,8 +1,13 @@
 """``flask bench rush`` and ``flask bench soak``: real worker and scheduler processes."""
 
+import importlib
 import json
 
 import pytest
+
+# The modules (portal.bench exports the commands under the same names).
+rush_bench = importlib.import_module("portal.bench.rush")
+soak_bench = importlib.import_module("portal.bench.soak")
 
 API = "/artemis/api"
 
@@ -16,10 +21,24 @@ def run_bench(app, *args):
 
 
 @pytest.mark.slow
-def test_bench_rush_enrolls_a_rush_in_batches(app, redis_conn):
-    report = run_bench(
-        app, "rush", "--visits", "12", "--workers", "1", "--latency-ms", "20", "--rate", "20/1"
-    )
+def test_bench_rush_prints_one_json_object(app, redis_conn, monkeypatch):
+    figures = {"bench": "rush", "visits": 3}
+    calls = []
+
+    def fake_rush(*args, **kwargs):
+        calls.append((args, kwargs))
+        return figures
+
+    # The command's own part: options parsed, one JSON object printed.
+    monkeypatch.setattr(rush_bench, "run_rush", fake_rush)
+    assert run_bench(app, "rush", "--visits", "3", "--rate", "20/1") == figures
+    assert calls[0][0][:1] == (3,) and calls[0][0][3] == (20, 1.0)
+
+
+@pytest.mark.slow
+def test_bench_rush_enrolls_a_rush_in_batches(app, redis_conn, redis_url):
+    # In the test's own Redis database (every other one may be in use by other test runs).
+    report = rush_bench.run_rush(12, 1, 20.0, (20, 1.0), redis_url=redis_url, own_db=False)
     assert report["states"] == {"enrolled": 12}
     # Coalesced: persons one by one, one grant per batch, re-applies in chunks of 10 per batch.
     calls, batches = report["calls_by_path"], report["jobs"]["enrolled"]
@@ -29,13 +48,15 @@ def test_bench_rush_enrolls_a_rush_in_batches(app, redis_conn):
     assert report["jobs"].get("taken", 0) == 12 - batches >= 1
     assert report["delivery_checks_per_guest"] <= 1
     assert report["floor_seconds"] > 0 and report["seconds"] > 0
-    # The run used a Redis database of its own and left nothing in the test's.
-    assert redis_conn.dbsize() == 1
+    # Nothing of the run is left waiting in the queues.
+    assert all(redis_conn.llen(f"rq:queue:{name}") == 0 for name in ("high", "default", "low"))
 
 
 @pytest.mark.slow
-def test_bench_soak_short_survives_faults_a_killed_worker_and_a_flushed_redis(app, redis_conn):
-    report = run_bench(app, "soak", "--short")
+def test_bench_soak_short_survives_faults_a_killed_worker_and_a_flushed_redis(
+    app, redis_conn, redis_url
+):
+    report = soak_bench.run_soak(**soak_bench.SHORT, redis_url=redis_url, own_db=False)
     assert [event["event"] for event in report["events"]][:2] == ["SIGKILL", "redis flushed"]
     assert sum(report["faults"].values()) > 0
     assert report["settled"] is True
