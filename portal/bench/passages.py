@@ -301,6 +301,7 @@ def passages(visits, events, paged_events, stored, poll_seconds, trials, databas
             "calls": _door_calls(control) - before,
             "expected": 2 + extra,
             "stored": paged["stored"],
+            "status": paged["status"],
         }
 
         _add_events(sim, person_ids, events)
@@ -308,6 +309,7 @@ def passages(visits, events, paged_events, stored, poll_seconds, trials, databas
         bulk = _poll(app, server)
         seconds = time.perf_counter() - started
         result["bulk"] = {
+            "status": bulk["status"],
             "events": events,
             "stored": bulk["stored"],
             "calls": bulk["calls"],

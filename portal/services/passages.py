@@ -10,6 +10,7 @@ after a slice is committed, so a failed poll is caught up by the next one withou
 unique key keeps the overlap from duplicating anything.
 """
 
+import hashlib
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -42,7 +43,7 @@ from portal.services import notices
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "passages"
-LOCK_KEY = "gatehouse:lock:passages"
+LOCK_PREFIX = "gatehouse:lock:passages:"
 # The first poll ever looks this far back.
 INITIAL_LOOKBACK = timedelta(hours=24)
 # An event stamped later than this after "now" has a wrong clock: it is counted, not stored.
@@ -83,10 +84,17 @@ return 0
 """
 
 
+def lock_key(config):
+    """The poll's lock: one per portal database (portals sharing a Redis do not block each other,
+    every process of one portal shares it)."""
+    database = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+    return LOCK_PREFIX + hashlib.sha256(database.encode()).hexdigest()[:16]
+
+
 class PollLock:
     """A Redis lock with an expiry, owned by a random token (only its owner renews or frees it)."""
 
-    def __init__(self, redis, key=LOCK_KEY, ttl_seconds=300):
+    def __init__(self, redis, key, ttl_seconds=300):
         self.redis = redis
         self.key = key
         self.ttl_ms = max(1, int(ttl_seconds * 1000))
@@ -106,18 +114,6 @@ class PollLock:
 # --- direction and transitions ----------------------------------------------------------------
 
 
-def set_state(visit, state, reason, by=None):
-    """Like visits.set_state, without loading the visit's whole history (a poll moves hundreds
-    of visits a page): the change is added to the session; the caller commits."""
-    visit.state = VisitState(state).value
-    visit.state_reason = reason
-    db.session.add(
-        VisitStateChange(
-            visit_id=visit.id, state=visit.state, reason=reason, by_user_id=by.id if by else None
-        )
-    )
-
-
 def resolve_direction(door, reader_direction):
     """The door's own setting (entry/exit) wins; a "both" door or an unknown one asks the reader."""
     if door is not None and door.direction in DOOR_DIRECTIONS:
@@ -125,33 +121,78 @@ def resolve_direction(door, reader_direction):
     return reader_direction if reader_direction in ("in", "out") else "unknown"
 
 
-def apply_passage(visit, *, kind, direction, at, where=None, by=None, note=None):
-    """Move the visit's state after a passage; returns "arrived", "returned", "left" or None.
+def move(visit, *, kind, direction, at, where=None, note=None):
+    """Apply a passage to ``visit``'s state and times; returns (outcome, reason) or (None, None).
 
-    Only a granted passage with a known direction counts. A passage older than the visit's last
-    movement the other way (a late event) changes nothing. The caller commits.
+    ``outcome`` is "arrived", "returned" or "left". Only a granted passage with a known direction
+    counts; a passage older than the visit's last movement the other way (a late event) changes
+    nothing. ``visit`` is a Visit or a poll's VisitRow; recording the history is the caller's.
     """
     if kind != PassageKind.GRANTED or direction not in ("in", "out"):
-        return None
+        return None, None
     state = VisitState(visit.state)
     place = f" at {where}" if where else ""
     if direction == "in":
         if state not in ENTER_FROM:
-            return None
+            return None, None
         if visit.checked_out_at is not None and at <= visit.checked_out_at:
-            return None
+            return None, None
         first = visit.checked_in_at is None
         visit.checked_in_at = at
-        reason = note or (f"Arrived{place}." if first else f"Came back{place}.")
-        set_state(visit, VisitState.ON_SITE, reason, by=by)
-        return "arrived" if first else "returned"
+        visit.state = VisitState.ON_SITE.value
+        visit.state_reason = note or (f"Arrived{place}." if first else f"Came back{place}.")
+        return ("arrived" if first else "returned"), visit.state_reason
     if state not in LEAVE_FROM:
-        return None
+        return None, None
     if visit.checked_in_at is not None and at < visit.checked_in_at:
-        return None
+        return None, None
     visit.checked_out_at = at
-    set_state(visit, VisitState.LEFT, note or f"Left{place}.", by=by)
-    return "left"
+    visit.state = VisitState.LEFT.value
+    visit.state_reason = note or f"Left{place}."
+    return "left", visit.state_reason
+
+
+def apply_passage(visit, *, kind, direction, at, where=None, by=None, note=None):
+    """``move`` a Visit and add the change to its history (the caller commits)."""
+    outcome, reason = move(visit, kind=kind, direction=direction, at=at, where=where, note=note)
+    if outcome is not None:
+        # Added to the session rather than to visit.history: no need to load the whole history.
+        db.session.add(
+            VisitStateChange(
+                visit_id=visit.id,
+                state=visit.state,
+                reason=reason,
+                by_user_id=by.id if by else None,
+                at=at,
+            )
+        )
+    return outcome
+
+
+@dataclass
+class VisitRow:
+    """The columns of a visit a poll reads and moves (plain values: a page moves hundreds of
+    visits, which are then written with one bulk UPDATE instead of one per visit)."""
+
+    id: int
+    host_id: int
+    guest_name: str
+    starts_at: object
+    ends_at: object
+    state: str
+    state_reason: str | None
+    checked_in_at: object
+    checked_out_at: object
+    hik_person_id: str | None
+
+    @property
+    def guest(self):
+        return _Guest(self.guest_name)
+
+
+@dataclass(frozen=True)
+class _Guest:
+    full_name: str
 
 
 # --- the poll ---------------------------------------------------------------------------------
@@ -190,18 +231,30 @@ def _matching_visits(person_ids, earliest, latest):
     """Visits of these HikCentral persons whose windows touch [earliest, latest], by person."""
     if not person_ids:
         return {}
-    visits = db.session.scalars(
-        select(Visit)
+    rows = db.session.execute(
+        select(
+            Visit.id,
+            Visit.host_id,
+            Guest.full_name,
+            Visit.starts_at,
+            Visit.ends_at,
+            Visit.state,
+            Visit.state_reason,
+            Visit.checked_in_at,
+            Visit.checked_out_at,
+            Visit.hik_person_id,
+        )
+        .join(Visit.guest)
         .where(
             Visit.hik_person_id.in_(sorted(person_ids)),
             Visit.starts_at <= latest,
             Visit.ends_at >= earliest,
         )
-        .options(joinedload(Visit.guest))
         .order_by(Visit.starts_at.desc(), Visit.id.desc())
     ).all()
     by_person = defaultdict(list)
-    for visit in visits:
+    for row in rows:
+        visit = VisitRow(*row)
         by_person[visit.hik_person_id].append(visit)
     return by_person
 
@@ -281,17 +334,38 @@ def store_page(events, doors, now, stats, outcome):
         moves.append((visit, event.kind, direction, event.occurred_at, where))
     if rows:
         db.session.execute(insert(Passage), rows)
+    history, changed = [], {}
     for visit, kind, direction, at, where in moves:
-        moved = apply_passage(visit, kind=kind, direction=direction, at=at, where=where)
+        moved, reason = move(visit, kind=kind, direction=direction, at=at, where=where)
+        if moved is None:
+            continue
+        changed[visit.id] = visit
+        history.append({"visit_id": visit.id, "state": visit.state, "reason": reason, "at": at})
         if moved == "arrived":
             notices.guest_arrived(visit, at, door_name=where)
             outcome.arrivals.append(visit.id)
             stats["checked_in"] += 1
         elif moved == "returned":
             stats["checked_in"] += 1
-        elif moved == "left":
+        else:
             outcome.left.append(visit.id)
             stats["checked_out"] += 1
+    if changed:
+        db.session.execute(
+            update(Visit),
+            [
+                {
+                    "id": v.id,
+                    "state": v.state,
+                    "state_reason": v.state_reason,
+                    "checked_in_at": v.checked_in_at,
+                    "checked_out_at": v.checked_out_at,
+                    "updated_at": received,
+                }
+                for v in changed.values()
+            ],
+        )
+        db.session.execute(insert(VisitStateChange), history)
     db.session.commit()
     stats["stored"] += len(rows)
 
@@ -340,7 +414,7 @@ def poll_window(now, overlap):
 def monitor(client, redis, *, now=None, config=None):
     """One passage poll for everyone; returns its counts (see the module docstring)."""
     config = config or current_app.config
-    lock = PollLock(redis, LOCK_KEY, config.get("PASSAGE_LOCK_SECONDS", 300))
+    lock = PollLock(redis, lock_key(config), config.get("PASSAGE_LOCK_SECONDS", 300))
     if not lock.acquire():
         return {"status": "locked", "message": "Another passage poll is running; this one stopped."}
     stats = Counter()

@@ -13,7 +13,7 @@ from portal.hikvision import operations as ops
 from portal.hikvision.errors import RateLimitedError, UnavailableError
 from portal.models import JobRecord, Notice, Passage, PollCursor, VisitState, utcnow
 from portal.services import expiry, passages
-from portal.services.passages import LOCK_KEY, PollLock
+from portal.services.passages import PollLock, lock_key
 from tests.passages_support import (
     FakeClient,
     door_event_calls,
@@ -260,7 +260,7 @@ def test_a_long_gap_is_read_in_31_day_slices(app, db, redis_conn, doors):
 
 
 def test_a_second_poll_exits_while_one_runs(app, db, redis_conn, doors):
-    held = PollLock(redis_conn, LOCK_KEY, 60)
+    held = PollLock(redis_conn, lock_key(app.config), 60)
     assert held.acquire()
     fake = FakeClient()
     result = poll(app, fake, redis_conn)
@@ -302,14 +302,15 @@ def test_a_poll_that_outlives_its_lock_stops_without_committing(
 
     def steal(n, body):
         # The lock expired during the call and another poll took it.
-        redis_conn.set(LOCK_KEY, "another-poll")
+        redis_conn.set(lock_key(app.config), "another-poll")
 
     pages = {(196893, 1): [event(1, person=visit.hik_person_id, at=start)]}
     result = poll(app, FakeClient(pages, on_call=steal), redis_conn)
     assert result["status"] == "lock_lost"
     assert stored(db) == 0
     assert db.session.scalar(select(PollCursor)).last_event_time == start
-    assert redis_conn.get(LOCK_KEY) == b"another-poll"  # not freed by the poll that lost it
+    # Not freed by the poll that lost it.
+    assert redis_conn.get(lock_key(app.config)) == b"another-poll"
 
 
 # --- manual check-in and check-out ------------------------------------------------------------
