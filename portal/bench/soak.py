@@ -255,6 +255,8 @@ def _soak(guests, singles, spread, timeout, workers, latency_ms, rate, fault_rat
         "fault_rate": fault_rate,
         "seconds": round(finished - started, 1),
         "settled": finished - started < timeout,
+        # A worker killed during the import: everything enrolled this long after the kill.
+        "settled_seconds_after_kill": round(finished - started - events[0]["at"], 1),
         "events": events,
         "worker_restarts": procs.restarts,
         "faults": stats.get("faults_by_kind", stats.get("faults")),
