@@ -1,13 +1,13 @@
 """Flask commands (``flask --app wsgi ...``); each reads the same configuration as the web app."""
 
-from portal.admin.commands import sync
+from portal.admin.commands import hik, sync
 from portal.auth.commands import users
 from portal.bench import bench
 from portal.demo import seed_demo
 from portal.hikvision.simulator.cli import sim
 from portal.runtime import scheduler, worker
 
-COMMANDS = (users, sync, seed_demo, worker, scheduler, sim, bench)
+COMMANDS = (users, sync, hik, seed_demo, worker, scheduler, sim, bench)
 
 
 def register(app):

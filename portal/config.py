@@ -68,6 +68,16 @@ def from_environment():
         "HIKCENTRAL_POOL_MAXSIZE": _int("HIKCENTRAL_POOL_MAXSIZE", 16),
         "HIKCENTRAL_TIMEOUT": _float("HIKCENTRAL_TIMEOUT", 10.0),
         "HIKCENTRAL_ORG_CODE": _str("HIKCENTRAL_ORG_CODE", "1"),
+        # TLS without turning verification off: a CA bundle file that signed the server's
+        # certificate, and/or the SHA-256 fingerprint of the certificate itself (pinned).
+        "HIKCENTRAL_CA_BUNDLE": _str("HIKCENTRAL_CA_BUNDLE"),
+        "HIKCENTRAL_TLS_FINGERPRINT": _str("HIKCENTRAL_TLS_FINGERPRINT"),
+        # New person codes: this prefix, then A-Z/0-9 up to this length (live servers refuse
+        # codes longer than 10 characters). Codes already given to visits are kept.
+        "HIKCENTRAL_PERSON_CODE_PREFIX": _str("HIKCENTRAL_PERSON_CODE_PREFIX", "GH"),
+        "HIKCENTRAL_PERSON_CODE_LENGTH": _int("HIKCENTRAL_PERSON_CODE_LENGTH", 10),
+        # Faces are sent re-encoded within this many pixels a side (0: as stored, up to 1024).
+        "HIKCENTRAL_FACE_MAX_SIDE": _int("HIKCENTRAL_FACE_MAX_SIDE", 500),
         "PASSAGE_POLL_SECONDS": _int("PASSAGE_POLL_SECONDS", 30),
         # Each poll reads again this far before its cursor, for events that reach HikCentral late.
         "PASSAGE_OVERLAP_SECONDS": _int("PASSAGE_OVERLAP_SECONDS", 120),
@@ -150,6 +160,7 @@ def check(config):
         if env not in EASYGOING_ENVS:
             raise ConfigError("SECRET_KEY must be set outside development and tests")
         config["SECRET_KEY"] = f"insecure-{env}-key"
+    _check_hikcentral_identity(config)
     if config["PASSAGE_POLL_SECONDS"] < 1 or not config["PASSAGE_EVENT_TYPES"]:
         raise ConfigError("PASSAGE_POLL_SECONDS must be positive and PASSAGE_EVENT_TYPES not empty")
     if config["HIKCENTRAL_RATE_LIMIT_CALLS"] < 1 or config["HIKCENTRAL_RATE_LIMIT_WINDOW"] <= 0:
@@ -159,3 +170,22 @@ def check(config):
     for name in ("ENROLL_BATCH_SIZE", "REAPPLY_CHUNK_SIZE"):
         if config.get(name, 1) < 1:
             raise ConfigError(f"{name} must be at least 1")
+
+
+def _check_hikcentral_identity(config):
+    """Person-code settings that give safe codes; a TLS pin that is a SHA-256 fingerprint."""
+    from portal.hikvision.identifiers import IdentifierError, check_code_settings
+    from portal.hikvision.tls import TlsSettingError, normalize_fingerprint
+
+    try:
+        check_code_settings(
+            config.get("HIKCENTRAL_PERSON_CODE_PREFIX", "GH"),
+            config.get("HIKCENTRAL_PERSON_CODE_LENGTH", 10),
+        )
+        if config.get("HIKCENTRAL_TLS_FINGERPRINT"):
+            normalize_fingerprint(config["HIKCENTRAL_TLS_FINGERPRINT"])
+    except (IdentifierError, TlsSettingError) as error:
+        raise ConfigError(str(error)) from None
+    bundle = config.get("HIKCENTRAL_CA_BUNDLE")
+    if bundle and not Path(bundle).is_file():
+        raise ConfigError("HIKCENTRAL_CA_BUNDLE must name a readable file of CA certificates")

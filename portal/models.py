@@ -8,8 +8,9 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -165,8 +166,16 @@ ACCESS_STATES = {VisitState.ENROLLED, VisitState.ON_SITE}
 
 
 def new_person_code():
-    """A stable, unique code that identifies a visit's person on HikCentral."""
-    return "GH" + secrets.token_hex(8).upper()
+    """A stable, unique code that identifies a visit's person on HikCentral (A-Z/0-9 only)."""
+    from portal.hikvision import identifiers
+
+    if not has_app_context():
+        return identifiers.new_person_code()
+    config = current_app.config
+    return identifiers.new_person_code(
+        config.get("HIKCENTRAL_PERSON_CODE_PREFIX", identifiers.DEFAULT_CODE_PREFIX),
+        config.get("HIKCENTRAL_PERSON_CODE_LENGTH", identifiers.DEFAULT_CODE_LENGTH),
+    )
 
 
 class Event(db.Model):
@@ -180,6 +189,8 @@ class Event(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the organizer cancels the event (its guests are cancelled with it).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organizer: Mapped[User] = relationship()
     access_level: Mapped[AccessLevel] = relationship()
@@ -221,6 +232,8 @@ class Visit(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When drift repair last compared this visit with HikCentral.
     drift_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # HikCentral answered Success to a window change but kept another window (read back twice).
+    window_not_applied: Mapped[bool] = mapped_column(default=False, server_default=false())
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -28,6 +28,29 @@ def sync():
     click.echo(sync_service.describe(counts))
 
 
+@click.group("hik")
+def hik():
+    """HikCentral connection commands."""
+
+
+@hik.command("check")
+@click.option("--write", is_flag=True, help="Also enroll and delete a test person.")
+@with_appcontext
+def check(write):
+    """Self-test of the HikCentral connection: each step, what it means, a verdict."""
+    from portal import hikvision
+    from portal.admin.views import public_url
+    from portal.hikvision import selftest
+    from portal.services import connection
+
+    config = current_app.config
+    report = connection.self_test(hikvision.client_for(current_app), config, write=write)
+    for line in selftest.report_lines(report, public_url(config["HIKCENTRAL_URL"])):
+        click.echo(line)
+    if report.verdict == selftest.Verdict.NOT_READY:
+        raise SystemExit(1)
+
+
 @click.command("seed-demo")
 def seed_demo():
     """Not built yet."""

@@ -1,7 +1,15 @@
 """Forms of the admin blueprint."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length
 
 from portal.models import Role
@@ -30,3 +38,10 @@ class RoleForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button with only the CSRF token (enable, disable, sync)."""
+
+
+class CheckForm(FlaskForm):
+    """The connection self-test; ``write`` also enrolls and deletes a test person."""
+
+    write = BooleanField("Also enroll and delete a test person")
+    submit = SubmitField("Run the self-test")

@@ -8,12 +8,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal.admin import health
-from portal.admin.forms import ROLE_LABELS, ActionForm, RoleForm, UserCreateForm
+from portal.admin.forms import ROLE_LABELS, ActionForm, CheckForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
 from portal.services import accounts, drift, sync
+from portal.services import connection as connection_service
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,31 @@ def connection_status(client):
 @bp.get("/connection")
 @role_required(Role.ADMIN)
 def connection():
+    return _connection_page()
+
+
+@bp.post("/connection/check")
+@role_required(Role.ADMIN)
+def run_check():
+    form = CheckForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("admin.connection"))
+    report = connection_service.self_test(_client(), current_app.config, write=form.write.data)
+    return _connection_page(report=report, check_form=form)
+
+
+def _connection_page(report=None, check_form=None):
     client = _client()
+    config = current_app.config
     last_synced = db.session.scalar(select(func.max(AccessLevel.synced_at)))
     return render_template(
         "admin/connection.html",
-        url=public_url(current_app.config["HIKCENTRAL_URL"]),
+        url=public_url(config["HIKCENTRAL_URL"]),
+        certificate=connection_service.certificate(config),
+        report=report,
+        check_form=check_form or CheckForm(),
+        windows_not_applied=connection_service.windows_not_applied(),
         status=connection_status(client),
         metrics=client.metrics_summary(),
         counts=sync.synced_counts(),

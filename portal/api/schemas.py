@@ -160,6 +160,8 @@ def visit_to_dict(visit, job=None):
         "access_level": visit.access_level_id,
         "person_code": visit.person_code,
         "hik_person_id": visit.hik_person_id,
+        # HikCentral kept another window than the visit's (read back after a change).
+        "window_not_applied": bool(visit.window_not_applied),
         "checked_in_at": iso(visit.checked_in_at),
         "checked_out_at": iso(visit.checked_out_at),
         "job": job_link(job),

@@ -95,8 +95,9 @@ def rotate_token():
     if not form.validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("auth.profile"))
+    had_token = current_user.api_token_hash is not None
     token = accounts.rotate_token(current_user)
-    flash("A new API token was created; the previous one no longer works.", "success")
+    flash(accounts.token_created_sentence(had_token), "success")
     return render_profile(token=token)
 
 

@@ -8,6 +8,7 @@ from portal.bench.limiter import limiter
 from portal.bench.passages import passages
 from portal.bench.rush import rush
 from portal.bench.soak import soak
+from portal.bench.strict import strict
 from portal.bench.visit import visit
 
 
@@ -16,5 +17,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, passages, rush, soak):
+for command in (enroll, limiter, import_, visit, passages, strict, rush, soak):
     bench.add_command(command)

@@ -23,13 +23,14 @@ def parse_rate(value):
 
 
 @contextmanager
-def bench_simulator(latency_ms, rate=None):
+def bench_simulator(latency_ms, rate=None, profile="friendly"):
     """A simulator in this process with a secret nobody sees; yields (server, control)."""
     server = SimulatorServer(
         app_key="87654321",
         app_secret=secrets.token_urlsafe(15),
         latency_ms=latency_ms,
         rate_limit=rate,
+        profile=profile,
     ).start()
     control = SimulatorControl(server.url)
     try:

@@ -1,6 +1,7 @@
 """Real worker and scheduler processes for the benchmarks, and the figures they share."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,8 +78,30 @@ def start_worker(env, log_path, connection):
     raise BenchProcessError(f"a worker did not start: {tail(log_path)}")
 
 
+def children(pid):
+    """The ids of a process's children (a worker's RQ scheduler runs in one)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def end_children(pids):
+    """Kill the given children, left behind when their parent died."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
 def stop(proc):
-    """Ask a process to stop (a worker finishes its job), kill it when it does not."""
+    """Ask a process to stop (a worker finishes its job), kill it when it does not; its
+    children go with it."""
+    left = children(proc.pid)
     try:
         if proc.poll() is None:
             proc.terminate()
@@ -88,6 +111,7 @@ def stop(proc):
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT)
     finally:
+        end_children(left)
         proc.log.close()
 
 

@@ -34,10 +34,12 @@ from portal.hikvision.errors import (
     ProtocolError,
     RateLimitedError,
     RateLimitTimeout,
+    TlsError,
     UnavailableError,
     UnsupportedError,
 )
 from portal.hikvision.signing import sign_headers
+from portal.hikvision.tls import PinnedAdapter, is_pin_mismatch, session_verify
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,14 @@ class HikCentralClient:
         backoff_max=30.0,
         sleep=time.sleep,
         rng=None,
+        ca_bundle=None,
+        tls_fingerprint=None,
+        face_max_side=0,
     ):
         self.base_url = _normalise_base_url(base_url)
+        # Faces are re-encoded within this many pixels a side before they are sent (0: as is).
+        self.face_max_side = int(face_max_side or 0)
+        self.tls_pinned = bool(tls_fingerprint)
         self.owner_pid = os.getpid()
         self.app_key = app_key
         self._secret = _Secret(app_secret)
@@ -141,8 +149,13 @@ class HikCentralClient:
         self.backoff_max = backoff_max
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._session = _build_session(pool_connections, pool_maxsize, verify_tls)
-        if verify_tls is False:
+        self._session = _build_session(
+            pool_connections,
+            pool_maxsize,
+            session_verify(verify_tls, ca_bundle, tls_fingerprint),
+            tls_fingerprint,
+        )
+        if verify_tls is False and not tls_fingerprint:
             _silence_insecure_warning(urlsplit(self.base_url).hostname)
         self._lock = threading.Lock()
         self._by_path = Counter()
@@ -172,6 +185,9 @@ class HikCentralClient:
             pool_connections=config.get("HIKCENTRAL_POOL_CONNECTIONS", 4),
             pool_maxsize=config.get("HIKCENTRAL_POOL_MAXSIZE", 16),
             limiter=limiter,
+            ca_bundle=config.get("HIKCENTRAL_CA_BUNDLE"),
+            tls_fingerprint=config.get("HIKCENTRAL_TLS_FINGERPRINT"),
+            face_max_side=config.get("HIKCENTRAL_FACE_MAX_SIDE", 0),
         )
 
     def __repr__(self):
@@ -317,9 +333,15 @@ class HikCentralClient:
         if isinstance(exc, requests.ReadTimeout):
             return UnavailableError("HikCentral did not answer in time", path=path, ambiguous=True)
         if isinstance(exc, requests.exceptions.SSLError):
-            return ProtocolError(
-                "the TLS handshake with HikCentral failed (untrusted certificate? "
-                "see HIKCENTRAL_VERIFY_TLS)",
+            if is_pin_mismatch(exc):
+                return TlsError(
+                    "HikCentral's certificate does not match HIKCENTRAL_TLS_FINGERPRINT; "
+                    "nothing was sent",
+                    path=path,
+                )
+            return TlsError(
+                "the TLS handshake with HikCentral failed (a self-signed or untrusted "
+                "certificate? see HIKCENTRAL_TLS_FINGERPRINT and HIKCENTRAL_CA_BUNDLE)",
                 path=path,
             )
         if isinstance(exc, requests.ConnectionError):
@@ -388,7 +410,7 @@ class HikCentralClient:
             data = envelope.get("data")
             return None if data == "" else data
         message = self._scrub(str(envelope.get("msg") or "no message"))[:MAX_MESSAGE]
-        kwargs = {"code": code, "path": path}
+        kwargs = {"code": code, "path": path, "server_message": message}
         if code in AUTH_CODES:
             raise AuthenticationError(f"HikCentral refused the call: {message}", **kwargs)
         if code in NOT_FOUND_CODES:
@@ -453,16 +475,18 @@ def _silence_insecure_warning(host):
     )
 
 
-def _build_session(pool_connections, pool_maxsize, verify_tls):
+def _build_session(pool_connections, pool_maxsize, verify_tls, tls_fingerprint=None):
     session = requests.Session()
     # Retries are ours (typed, jittered, aware of ambiguity): urllib3 must not repeat a POST.
-    adapter = HTTPAdapter(
-        pool_connections=pool_connections,
-        pool_maxsize=pool_maxsize,
-        max_retries=Retry(total=0, read=False, redirect=False, raise_on_status=False),
-    )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    options = {
+        "pool_connections": pool_connections,
+        "pool_maxsize": pool_maxsize,
+        "max_retries": Retry(total=0, read=False, redirect=False, raise_on_status=False),
+    }
+    plain = HTTPAdapter(**options)
+    secure = PinnedAdapter(tls_fingerprint, **options) if tls_fingerprint else plain
+    session.mount("https://", secure)
+    session.mount("http://", plain)
     session.verify = verify_tls
     session.trust_env = False
     return session

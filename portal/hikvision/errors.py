@@ -11,12 +11,14 @@ class HikvisionError(Exception):
 
     transient = False
 
-    def __init__(self, message, *, code=None, path=None, ambiguous=False):
+    def __init__(self, message, *, code=None, path=None, ambiguous=False, server_message=None):
         super().__init__(message)
         self.message = message
         self.code = code
         self.path = path
         self.ambiguous = ambiguous
+        # The server's own msg (secret scrubbed), for the administrator's self-test report.
+        self.server_message = server_message
 
     def __str__(self):
         where = f" ({self.path})" if self.path else ""
@@ -46,6 +48,10 @@ class BadRequestError(HikvisionError):
 
 class ProtocolError(HikvisionError):
     """The server answered something that is not a HikCentral envelope."""
+
+
+class TlsError(ProtocolError):
+    """The TLS handshake failed: an untrusted certificate, or one that does not match the pin."""
 
 
 class RateLimitedError(HikvisionError):

@@ -6,7 +6,6 @@ Server answers are read defensively: missing lists, ``data: ""``, numeric ids, o
 """
 
 import base64
-import hashlib
 import logging
 import re
 import time
@@ -15,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from portal.hikvision import identifiers
 from portal.hikvision.errors import (
     AuthenticationError,
     BadRequestError,
@@ -37,6 +37,7 @@ PERSON_ADD = f"{API}/resource/v1/person/single/add"
 PERSON_UPDATE = f"{API}/resource/v1/person/single/update"
 PERSON_DELETE = f"{API}/resource/v1/person/single/delete"
 PERSON_BY_CODE = f"{API}/resource/v1/person/personCode/personInfo"
+PERSON_BY_ID = f"{API}/resource/v1/person/personId/personInfo"
 FACE_UPDATE = f"{API}/resource/v1/person/face/update"
 ADD_PERSONS = f"{API}/acs/v1/privilege/group/single/addPersons"
 DELETE_PERSONS = f"{API}/acs/v1/privilege/group/single/deletePersons"
@@ -52,8 +53,6 @@ MAX_DOORS_PER_QUERY = 10  # documented cap of doorIndexCodes
 MAX_EVENT_WINDOW = timedelta(days=31)
 EVENT_FACE_GRANTED = 196893
 PERSON_TYPE = 1  # persons (not visitor records) are granted with type 1
-FACE_MARKER = "gatehouse:face="
-FACE_MARKER_RE = re.compile(r"gatehouse:face=([0-9a-f]{16})")
 ADD_ATTEMPTS = 4  # for failures that certainly did not reach HikCentral
 ADD_BACKOFF = 0.5
 _sleep = time.sleep  # tests replace it
@@ -71,6 +70,10 @@ class PersonSpec:
     face: bytes | None = None
     phone: str | None = None
     email: str | None = None
+    # Look the code up before adding (a retried job: an earlier run may have added it).
+    look_first: bool = False
+    # An older code this guest may be stored under (adopted when found; else person_code).
+    legacy_code: str | None = None
 
     def __post_init__(self):
         for name in ("begin", "end"):
@@ -92,6 +95,10 @@ class ItemResult:
     action: str | None = None
     error: str | None = None
     transient: bool = False
+    # The code HikCentral holds the person under (a legacy code when one was adopted).
+    person_code: str | None = None
+    # False when HikCentral kept another validity window than the one sent.
+    window_applied: bool = True
 
 
 @dataclass(frozen=True)
@@ -314,37 +321,31 @@ def list_doors(client):
 
 # --- persons ---------------------------------------------------------------------------------
 
-
-def face_marker(face):
-    """The remark stored with a person so a later run can tell whether its face changed."""
-    return f"{FACE_MARKER}{hashlib.sha256(face).hexdigest()[:16]}"
+face_marker = identifiers.face_marker
 
 
-def _face_data(face):
-    return base64.b64encode(face).decode("ascii")
+def _face_data(client, face):
+    max_side = getattr(client, "face_max_side", 0)
+    return base64.b64encode(identifiers.face_for_hikcentral(face, max_side)).decode("ascii")
 
 
-def _add_body(spec, org_code):
+def _add_body(client, spec, org_code):
     body = {
         "personCode": spec.person_code,
-        "personFamilyName": spec.family_name,
-        "personGivenName": spec.given_name,
+        "personFamilyName": identifiers.clean_text(spec.family_name),
+        "personGivenName": identifiers.clean_text(spec.given_name),
         "orgIndexCode": org_code,
         "beginTime": iso(spec.begin),
         "endTime": iso(spec.end),
     }
     if spec.face:
-        body["faces"] = [{"faceData": _face_data(spec.face)}]
+        body["faces"] = [{"faceData": _face_data(client, spec.face)}]
         body["remark"] = face_marker(spec.face)
     if spec.phone:
         body["phoneNo"] = spec.phone
     if spec.email:
         body["email"] = spec.email
     return body
-
-
-def _is_duplicate(exc):
-    return isinstance(exc, BadRequestError) and "already exist" in _detail(exc)
 
 
 def _certainly_unsent(exc):
@@ -356,37 +357,61 @@ def _certainly_unsent(exc):
 
 
 def _create(client, body):
-    """Send the add; returns (person_id or None, "created"|"exists"|"unknown").
+    """Send the add; returns (person_id or None, "created"|"refused"|"unknown", refusal).
 
     A create is never repeated blindly: it is retried only after failures that surely never
-    reached HikCentral; after an ambiguous failure or a duplicate answer the caller looks first.
+    reached HikCentral. After a refusal (code 2, whatever its text: live servers answer a
+    repeated personCode with "personCode parameter error") or an ambiguous failure the caller
+    looks the person up before deciding anything.
     """
     for attempt in range(ADD_ATTEMPTS):
         try:
             data = client.call(PERSON_ADD, body, retry=False)
+        except BadRequestError as exc:
+            return None, "refused", exc
         except HikvisionError as exc:
-            if _is_duplicate(exc):
-                return None, "exists"
             if exc.ambiguous:
-                return None, "unknown"
+                return None, "unknown", None
             if not _certainly_unsent(exc) or attempt == ADD_ATTEMPTS - 1:
                 raise
             wait = getattr(exc, "retry_after", None) or ADD_BACKOFF * 2**attempt
             _sleep(min(wait, 10.0))
             continue
         person_id = _text(_get(data, "personId")) if isinstance(data, dict) else _text(data)
-        return person_id, "created" if person_id else "unknown"
+        return person_id, "created" if person_id else "unknown", None
     raise AssertionError("unreachable")
 
 
 def _lookup(client, person_code):
-    """The person object stored under ``person_code``, or None when there is none."""
+    """The person object stored under ``person_code``, or None when there is none.
+
+    A transient failure propagates (the job is retried; the guest is not failed).
+    """
     try:
         data = client.call(PERSON_BY_CODE, {"personCode": person_code})
     except NotFoundError:
         return None
     if not isinstance(data, dict) or _text(_get(data, "personId")) is None:
         return None
+    return data
+
+
+def _lookup_after_refusal(client, person_code, refusal):
+    """The lookup that must follow a refused add; a lookup refused outright is "not found"."""
+    try:
+        return _lookup(client, person_code)
+    except HikvisionError as exc:
+        if exc.transient:
+            raise
+        log.warning("lookup after a refused add failed: %s", type(exc).__name__)
+        return None
+
+
+def _read_person(client, person_id):
+    """The person object of ``person_id`` (raises NotFoundError when it is gone)."""
+    data = client.call(PERSON_BY_ID, {"personId": person_id})
+    if not isinstance(data, dict):
+        raise ProtocolError("the person answer carries no data", path=PERSON_BY_ID)
     return data
 
 
@@ -402,6 +427,12 @@ def _same_instant(stored, wanted):
     return moment is not None and moment == wanted.replace(microsecond=0)
 
 
+def _window_matches(person, begin, end):
+    return _same_instant(_get(person, "beginTime"), begin) and _same_instant(
+        _get(person, "endTime"), end
+    )
+
+
 def _validity_body(person_id, person_code, begin, end, remark=None):
     body = {
         "personId": person_id,
@@ -414,50 +445,123 @@ def _validity_body(person_id, person_code, begin, end, remark=None):
     return body
 
 
-def _align(client, spec, person):
-    """Bring an existing person in line with ``spec``; True when anything was changed."""
+def _full_body(person, begin, end, remark=None):
+    """The whole person as read back, with the wanted window (some servers need every field)."""
+    body = {
+        "personId": _text(_get(person, "personId")),
+        "personCode": _text(_get(person, "personCode")),
+        "personFamilyName": identifiers.clean_text(_text(_get(person, "personFamilyName"))),
+        "personGivenName": identifiers.clean_text(_text(_get(person, "personGivenName"))),
+        "beginTime": iso(begin),
+        "endTime": iso(end),
+    }
+    for name in ("orgIndexCode", "phoneNo", "email"):
+        value = _text(_get(person, name))
+        if value:
+            body[name] = value
+    gender = _int(_get(person, "gender"))
+    if gender in (0, 1, 2):
+        body["gender"] = gender
+    remark = remark if remark is not None else _text(_get(person, "remark"))
+    if remark and not identifiers.has_forbidden(remark):
+        body["remark"] = remark
+    return body
+
+
+def _set_window(client, person_id, person_code, begin, end, remark=None):
+    """Change a window and read it back: 1 or 2 (the try that took), or 0 when none did.
+
+    Live servers were seen answering Success to a validity update and keeping the old window:
+    the change is retried once with the full person body before it is reported as not applied.
+    """
+    client.call(PERSON_UPDATE, _validity_body(person_id, person_code, begin, end, remark))
+    person = _read_person(client, person_id)
+    if _window_matches(person, begin, end):
+        return 1
+    log.warning("HikCentral kept the old window of person %s; sending the whole person", person_id)
+    client.call(PERSON_UPDATE, _full_body(person, begin, end, remark))
+    return 2 if _window_matches(_read_person(client, person_id), begin, end) else 0
+
+
+def _align(client, spec, person, code):
+    """Bring an existing person in line with ``spec``: (anything changed, window applied)."""
     person_id = _text(_get(person, "personId"))
-    found = FACE_MARKER_RE.search(_text(_get(person, "remark")) or "")
-    stored_marker = found.group(0) if found else None
+    stored_marker = identifiers.stored_face_marker(_text(_get(person, "remark")))
     face_changed = bool(spec.face) and (
         stored_marker != face_marker(spec.face) or not _stored_face_uri(person)
     )
-    validity_changed = not (
-        _same_instant(_get(person, "beginTime"), spec.begin)
-        and _same_instant(_get(person, "endTime"), spec.end)
-    )
+    validity_changed = not _window_matches(person, spec.begin, spec.end)
     if face_changed:
-        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(spec.face)})
-    if face_changed or validity_changed:
+        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(client, spec.face)})
+    applied = True
+    if validity_changed:
         marker = face_marker(spec.face) if face_changed else None
-        body = _validity_body(person_id, spec.person_code, spec.begin, spec.end, marker)
+        applied = _set_window(client, person_id, code, spec.begin, spec.end, marker)
+    elif face_changed:
+        body = {"personId": person_id, "personCode": code, "remark": face_marker(spec.face)}
         client.call(PERSON_UPDATE, body)
-    return face_changed or validity_changed
+    return face_changed or validity_changed, bool(applied)
+
+
+def _adopt(client, spec, person, action, code=None):
+    """An ItemResult for an existing person brought in line with ``spec``."""
+    code = code or spec.person_code
+    changed, applied = _align(client, spec, person, code)
+    if action is None:
+        action = "updated" if changed else "unchanged"
+    return ItemResult(
+        spec.person_code,
+        True,
+        _text(_get(person, "personId")),
+        action,
+        person_code=code,
+        window_applied=applied,
+    )
+
+
+def _existing(client, spec):
+    """A person stored earlier for ``spec`` (under its older code first), with that code."""
+    if spec.legacy_code:
+        person = _lookup(client, spec.legacy_code)
+        if person is not None:
+            return person, spec.legacy_code
+    if spec.look_first or spec.legacy_code:
+        person = _lookup(client, spec.person_code)
+        if person is not None:
+            return person, spec.person_code
+    return None, None
 
 
 def _ensure_one(client, spec, org_code):
     key = spec.person_code
-    body = _add_body(spec, org_code)
     try:
-        person_id, outcome = _create(client, body)
+        person, code = _existing(client, spec)
+        if person is not None:
+            return _adopt(client, spec, person, None, code)
+        body = _add_body(client, spec, org_code)
+        person_id, outcome, refusal = _create(client, body)
         if outcome == "created":
-            return ItemResult(key, True, person_id, "created")
-        person = _lookup(client, spec.person_code)
-        if person is None and outcome == "unknown":
+            return ItemResult(key, True, person_id, "created", person_code=key)
+        if outcome == "refused":
+            # Never declare a guest refused before looking: the person may exist already.
+            person = _lookup_after_refusal(client, key, refusal)
+            if person is None:
+                return _failure(key, refusal)
+            return _adopt(client, spec, person, None)
+        person = _lookup(client, key)
+        if person is None:
             # The ambiguous add did not land: sending it again cannot make a duplicate.
-            person_id, outcome = _create(client, body)
+            person_id, outcome, refusal = _create(client, body)
             if outcome == "created":
-                return ItemResult(key, True, person_id, "created")
-            person = _lookup(client, spec.person_code)
+                return ItemResult(key, True, person_id, "created", person_code=key)
+            person = _lookup(client, key)
+            if person is None and refusal is not None:
+                return _failure(key, refusal)
         if person is None:
             return ItemResult(
                 key, False, error="HikCentral did not confirm the new guest.", transient=True
             )
-        person_id = _text(_get(person, "personId"))
-        changed = _align(client, spec, person)
-        if outcome == "unknown":
-            return ItemResult(key, True, person_id, "adopted")
-        return ItemResult(key, True, person_id, "updated" if changed else "unchanged")
+        return _adopt(client, spec, person, "adopted")
     except HikvisionError as exc:
         log.warning("ensuring person %s failed: %s", key, type(exc).__name__)
         return _failure(key, exc)
@@ -467,29 +571,40 @@ def ensure_persons(client, specs, *, org_code="1", max_workers=10):
     """Create or bring in line one HikCentral person per spec (one call per new person).
 
     Actions: ``created`` (new), ``adopted`` (an ambiguous create had landed after all),
-    ``updated`` / ``unchanged`` (the person code already existed).
+    ``updated`` / ``unchanged`` (the person code already existed). ``person_code`` is the code
+    HikCentral holds the person under; ``window_applied`` is False when a window change did
+    not take.
     """
     return _each(lambda spec: _ensure_one(client, spec, org_code), list(specs), max_workers)
 
 
 def update_validity(client, items, *, max_workers=10):
-    """Set each person's validity window; items are (person_id, person_code, begin, end)."""
+    """Set and read back each window; items are (person_id, person_code, begin, end).
+
+    The action is ``updated``, ``updated_on_second_try`` (the whole person had to be sent), or
+    ``window_not_applied`` when HikCentral kept another window.
+    """
 
     def one(item):
         person_id, person_code, begin, end = item
         try:
-            client.call(PERSON_UPDATE, _validity_body(person_id, person_code, begin, end))
+            applied = _set_window(client, person_id, person_code, begin, end)
         except HikvisionError as exc:
             return _failure(person_id, exc, person_id)
-        return ItemResult(person_id, True, person_id, "updated")
+        action = WINDOW_ACTIONS[applied]
+        return ItemResult(person_id, True, person_id, action, window_applied=bool(applied))
 
     return _each(one, list(items), max_workers)
+
+
+UPDATED_ON_SECOND_TRY = "updated_on_second_try"
+WINDOW_ACTIONS = {1: "updated", 2: UPDATED_ON_SECOND_TRY, 0: "window_not_applied"}
 
 
 def set_face(client, person_id, face, *, person_code=None):
     """Replace a person's face; with ``person_code`` also record the face marker."""
     try:
-        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(face)})
+        client.call(FACE_UPDATE, {"personId": person_id, "faceData": _face_data(client, face)})
         if person_code:
             body = {"personId": person_id, "personCode": person_code, "remark": face_marker(face)}
             client.call(PERSON_UPDATE, body)

@@ -86,6 +86,25 @@ def resumable(owner):
     )
 
 
+def attempted(visit_ids):
+    """Ids among ``visit_ids`` an earlier run worked on (it may have added their person)."""
+    ids = list(visit_ids)
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Visit.id).where(
+                Visit.id.in_(ids),
+                or_(
+                    Visit.claimed_by.is_not(None),
+                    Visit.hik_person_id.is_not(None),
+                    Visit.state != PENDING,
+                ),
+            )
+        ).all()
+    )
+
+
 def waiting_with(owner, *, limit, exclude=(), import_id=None):
     """Ids of visits a run may take: pending ones (of the import, or registered one by one),
     oldest first, and those ``owner`` already holds."""

@@ -28,7 +28,7 @@ from portal.models import (
     VisitStateChange,
     utcnow,
 )
-from portal.services import claims, delivery
+from portal.services import claims, delivery, person_codes
 from portal.services.jobs import JobFailure
 from portal.services.visits import set_state
 
@@ -65,11 +65,19 @@ def split_name(full_name):
     return " ".join(words[:-1]), words[-1]
 
 
-def person_spec(visit):
-    """What HikCentral should hold for ``visit``: its guest, face and window."""
+def person_spec(visit, *, look_first=False):
+    """What HikCentral should hold for ``visit``: its guest, face and window.
+
+    ``look_first`` for a retried run (an earlier one may have added the person). A visit made
+    before person codes were safe, not yet on HikCentral, is sent under its safe replacement
+    code (its old code is looked up first).
+    """
     given, family = split_name(visit.guest.full_name)
+    code, legacy = person_codes.code_to_send(visit, current_app.config)
     return ops.PersonSpec(
-        person_code=visit.person_code,
+        person_code=code,
+        legacy_code=legacy,
+        look_first=look_first,
         given_name=given,
         family_name=family,
         begin=visit.starts_at,
@@ -78,6 +86,13 @@ def person_spec(visit):
         phone=visit.guest.phone,
         email=visit.guest.email,
     )
+
+
+def record_person(visit, result):
+    """Keep the code HikCentral holds the person under, its id and whether its window took."""
+    visit.hik_person_id = result.person_id
+    visit.person_code = result.person_code or visit.person_code
+    visit.window_not_applied = not result.window_applied
 
 
 def _host_sentence(step, error):
@@ -101,6 +116,7 @@ def enroll_visit(visit, client, *, job_id=None, now=None):
     if settled is not None:
         return settled
     resumed = claims.resumable(owner)
+    attempted = claims.attempted([visit.id])
     held = claims.claim([visit.id], owner, from_states=TRIGGER_STATES, now=now)
     if not held:
         db.session.refresh(visit)
@@ -108,8 +124,9 @@ def enroll_visit(visit, client, *, job_id=None, now=None):
     limit = max(1, int(current_app.config["ENROLL_BATCH_SIZE"])) - 1
     if limit:
         others = claims.waiting_with(owner, limit=limit, exclude=[visit.id])
+        attempted |= claims.attempted(others)
         held += [i for i in claims.claim(others, owner, now=now) if i != visit.id]
-    outcomes = enroll_claimed(held, client, owner, now=now, resumed=resumed)
+    outcomes = enroll_claimed(held, client, owner, now=now, resumed=resumed, attempted=attempted)
     return _trigger_result(visit.id, outcomes)
 
 
@@ -225,16 +242,18 @@ class _Batch:
         db.session.commit()
         return ready
 
-    def persons(self, visits, resumed):
-        """Ensure every guest's person concurrently; returns the visits whose person exists."""
+    def persons(self, visits, resumed, attempted):
+        """Ensure every guest's person concurrently; returns the visits whose person exists.
+
+        A visit an earlier run worked on (``attempted``) is looked up before it is added."""
         todo = [v for v in visits if not (v.id in resumed and v.hik_person_id)]
-        specs = [person_spec(visit) for visit in todo]
+        specs = [person_spec(visit, look_first=visit.id in attempted) for visit in todo]
         results = ops.ensure_persons(
             self.client, specs, org_code=self.org_code, max_workers=self.workers
         )
         for visit, result in zip(todo, results, strict=True):
             if result.ok:
-                visit.hik_person_id = result.person_id
+                record_person(visit, result)
                 self.outcomes[visit.id] = {"visit": visit.id, "person": result.action}
             elif result.transient:
                 self.later(visit, result.error)
@@ -300,7 +319,7 @@ class _Batch:
         )
 
 
-def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=()):
+def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=(), attempted=()):
     """Enroll visits ``owner`` has claimed: persons concurrently, one grant per access level,
     re-applications in chunks; returns {visit id: outcome}. One guest's failure fails only
     that guest; commits as it goes."""
@@ -308,7 +327,7 @@ def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=()):
     batch = _Batch(client, owner, now)
     ready = batch.prepare(_load_claimed(visit_ids))
     specs = {visit.id: person_spec(visit) for visit in ready}
-    granted = batch.grants(batch.persons(ready, set(resumed)))
+    granted = batch.grants(batch.persons(ready, set(resumed), set(attempted)))
     if granted:
         delivery.reapply(client, granted, now=now)
         db.session.commit()
@@ -342,11 +361,13 @@ def update_validity(visit, client, *, reapply=True):
         if result.transient:
             raise TransientEnrollmentError(result.error or HIKCENTRAL_DOWN)
         raise JobFailure(result.error, result={"visit": visit.id, "outcome": "failed"})
+    visit.window_not_applied = not result.window_applied
+    db.session.commit()
     if reapply:
         delivery.reapply(client, [visit])
         db.session.commit()
         delivery.schedule_next()
-    return {"visit": visit.id, "outcome": "updated"}
+    return {"visit": visit.id, "outcome": result.action}
 
 
 def access_removed(visit):

@@ -76,6 +76,7 @@ CANNOT_DISCARD = (
 # Imports that were never confirmed (no visit came from them): they may be discarded.
 UNCONFIRMED_STATES = ("validated", "expired")
 IMPORTED = "Imported from {filename}."
+EVENT_CANCELLED = "This event was cancelled: its guest list can no longer change."
 
 
 class ImportFileError(ValueError):
@@ -196,6 +197,8 @@ def stage_import(event, user, sheet_file, photos_file=None):
 
     Raises ImportFileError (nothing written, no file kept) when a file cannot be used.
     """
+    if event.cancelled_at is not None:
+        raise ImportFileError(EVENT_CANCELLED)
     stream, filename = _upload_parts(sheet_file)
     _check_sheet_name(stream, filename)
     photo_stream, photo_name = _upload_parts(photos_file)
@@ -392,6 +395,8 @@ def confirm_import(guest_import, user) -> JobRecord | None:
     """
     if guest_import.state == "expired":
         raise ImportStateError(UPLOAD_EXPIRED)
+    if guest_import.event.cancelled_at is not None and guest_import.state == "validated":
+        raise ImportStateError(EVENT_CANCELLED)
     if guest_import.state != "validated":
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:
@@ -578,6 +583,8 @@ class _Run:
         self.enrolled_ids: list[str] = []
         self.counts = {"enrolled": 0, "failed": 0, "expired": 0, "transient": 0, "revoked": 0}
         self.transient_error = None
+        # Visits an earlier run worked on: their person is looked up before it is added.
+        self.retried: set[int] = set()
 
     def fail(self, visit, sentence):
         set_state(visit, VisitState.FAILED, sentence)
@@ -606,7 +613,10 @@ class _Run:
         """(visits whose person a crashed run made, visits to ensure, their specs)."""
         known = [visit for visit in visits if visit.id in self.resumed]
         todo = [visit for visit in visits if visit.id not in self.resumed]
-        return known, todo, [enrollment.person_spec(visit) for visit in todo]
+        specs = [
+            enrollment.person_spec(visit, look_first=visit.id in self.retried) for visit in todo
+        ]
+        return known, todo, specs
 
     def ensure_one(self, spec):
         """ensure_persons for one guest (in a helper thread: HTTP only, no database)."""
@@ -618,7 +628,7 @@ class _Run:
         ready = list(known)
         for visit, result in zip(todo, results, strict=True):
             if result.ok:
-                visit.hik_person_id = result.person_id
+                enrollment.record_person(visit, result)
                 ready.append(visit)
             elif result.transient:
                 self.leave_for_later(visit, result.error)
@@ -746,6 +756,7 @@ def _enroll_chunks(run, chunks, report_now):
     granter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-grant")
 
     def start(ids):
+        run.retried |= claims.attempted(ids) - run.resumed
         visits = run.prepare(_load_chunk(ids, run.owner))
         known, todo, specs = run.person_work(visits)
         return visits, known, todo, [persons.submit(run.ensure_one, spec) for spec in specs]

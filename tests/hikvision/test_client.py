@@ -348,7 +348,7 @@ def test_tls_failure_is_a_permanent_protocol_error(client):
     add(body=requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"))
     err = error_of(client)
     assert isinstance(err, ProtocolError)
-    assert "HIKCENTRAL_VERIFY_TLS" in str(err)
+    assert "HIKCENTRAL_TLS_FINGERPRINT" in str(err) and "HIKCENTRAL_CA_BUNDLE" in str(err)
     assert len(responses.calls) == 1
 
 

@@ -158,7 +158,7 @@ def test_one_add_call_per_new_person_with_everything_in_it(client, mocked):
         "phoneNo": "+7 900",
         "email": "ada@example.test",
     }
-    assert first["remark"].startswith("gatehouse:face=") and len(first["remark"]) == 31
+    assert first["remark"].startswith("gatehouse-face-") and len(first["remark"]) == 31
 
 
 def test_utc_times_are_sent_with_a_zero_offset(client, mocked):
@@ -263,8 +263,13 @@ def test_existing_code_gets_its_validity_and_face_brought_in_line(client, mocked
     )
     mocked.post(f"{API}/resource/v1/person/face/update", json=ok(""))
     mocked.post(f"{API}/resource/v1/person/single/update", json=ok(""))
+    mocked.post(
+        f"{API}/resource/v1/person/personId/personInfo",
+        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
+    )
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "555", "updated")
+    assert result.window_applied
     assert body_of(calls_to("/resource/v1/person/face/update")[0]) == {
         "personId": "555",
         "faceData": base64.b64encode(FACE).decode(),
@@ -297,6 +302,7 @@ def test_a_refused_face_fails_only_that_guest_with_a_sentence(client, mocked):
         return 200, {}, json.dumps(ok("1"))
 
     mocked.add_callback(responses.POST, f"{API}/resource/v1/person/single/add", callback=callback)
+    mocked.post(f"{API}/resource/v1/person/personCode/personInfo", json=missing())
     results = ops.ensure_persons(client, [spec("G-1"), spec("G-2"), spec("G-3")])
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].error == "HikCentral refused the photo: no face could be found."
@@ -313,8 +319,13 @@ def test_a_too_small_face_is_explained():
 def test_update_validity_and_set_face_bodies(client, mocked):
     mocked.post(f"{API}/resource/v1/person/single/update", json=ok(""))
     mocked.post(f"{API}/resource/v1/person/face/update", json=ok(""))
+    mocked.post(
+        f"{API}/resource/v1/person/personId/personInfo",
+        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
+    )
     [res] = ops.update_validity(client, [("9", "G-9", BEGIN, END)])
     assert (res.ok, res.action) == (True, "updated")
+    assert body_of(responses.calls[1]) == {"personId": "9"}  # read back
     assert body_of(responses.calls[0]) == {
         "personId": "9",
         "personCode": "G-9",
@@ -322,7 +333,7 @@ def test_update_validity_and_set_face_bodies(client, mocked):
         "endTime": "2024-05-01T18:00:00+03:00",
     }
     assert ops.set_face(client, "9", FACE).ok
-    assert body_of(responses.calls[1]) == {
+    assert body_of(responses.calls[2]) == {
         "personId": "9",
         "faceData": base64.b64encode(FACE).decode(),
     }

@@ -2,8 +2,11 @@
 
 Modules: ``app`` (the Flask app and the /sim control API), ``api`` (the endpoints), ``state``
 (seed site and in-memory data), ``knobs`` (latency, rate limit, faults, statistics),
-``validation`` (request checks), ``server`` (a threaded socket server), ``control`` (a client for
-/sim), ``cli`` (``flask --app wsgi sim``).
+``validation`` (request checks), ``strict`` (the strict profile), ``server`` (a threaded socket
+server), ``control`` (a client for /sim), ``cli`` (``flask --app wsgi sim``).
+
+This is the friendly profile. ``profile="strict"`` (``sim --profile strict``) answers the way
+live servers were seen to instead, where they differ: see ``strict.py``.
 
 Behaviour where the integration notes leave a choice (kept stable; tests rely on it):
 

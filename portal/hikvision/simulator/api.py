@@ -4,6 +4,7 @@ returns the envelope's ``data`` or raises ``ApiError``."""
 import time
 from datetime import UTC, datetime, timedelta
 
+from portal.hikvision.simulator import strict
 from portal.hikvision.simulator.state import (
     DIRECTIONS,
     PASSAGE_EVENT_TYPE,
@@ -113,6 +114,7 @@ def _face(body):
 
 @endpoint("/resource/v1/person/single/add")
 def person_add(sim, body):
+    strict.check_person_body(sim, body, adding=True)
     code = require_str(body, "personCode")
     family, given = _names(body, optional=False)
     org = require_str(body, "orgIndexCode")
@@ -127,7 +129,7 @@ def person_add(sim, body):
         if org not in state.orgs:
             raise bad("orgIndexCode does not exist")
         if code in state.codes:
-            raise bad("personCode already exists")
+            raise strict.duplicate_code(sim)
         person = Person(
             person_id=state.next_person_id(),
             person_code=code,
@@ -150,6 +152,7 @@ def person_add(sim, body):
 
 @endpoint("/resource/v1/person/single/update")
 def person_update(sim, body):
+    strict.check_person_body(sim, body, adding=False)
     code = require_str(body, "personCode", optional=True)
     family, given = _names(body, optional=True)
     org = require_str(body, "orgIndexCode", optional=True)
@@ -162,7 +165,11 @@ def person_update(sim, body):
         if org is not None and org not in state.orgs:
             raise bad("orgIndexCode does not exist")
         if code is not None and code != person.person_code and code in state.codes:
-            raise bad("personCode already exists")
+            raise strict.duplicate_code(sim)
+        if (begin, end) != (person.begin_time, person.end_time) and strict.keeps_old_window(
+            sim, person
+        ):
+            begin, end = person.begin_time, person.end_time
         # personPhoto / faces on update answer Success and store nothing, as HCP does.
         family, given = family or person.family_name, given or person.given_name
         before = (person.family_name, person.given_name, person.begin_time, person.end_time)
@@ -202,7 +209,7 @@ def person_by_code(sim, body):
     with sim.state.lock:
         person = sim.state.person_by_ref(person_code=code)
         if person is None:
-            raise missing("person does not exist")
+            raise strict.unknown_person(sim, "person does not exist")
         return person.as_api()
 
 
@@ -351,6 +358,9 @@ def reapply(sim, body):
             if ids
             else [p for p in state.persons.values() if p.changed]
         )
+        refusal = strict.reapply_refusal(sim, targets)
+        if refusal is not None:
+            raise refusal
         for person in targets:
             person.changed = False
             person.reapplied_at = now
@@ -361,6 +371,7 @@ def reapply(sim, body):
 @endpoint("/visitor/v1/person/ID/elementDownloadDetail")
 def element_download_detail(sim, body):
     person_id = require_str(body, "id")
+    strict.check_delivery_known(sim)
     now = time.time()
     failing = sim.knobs.config.delivery_failures
     with sim.state.lock:
@@ -404,6 +415,7 @@ def door_events(sim, body):
     if end - start > MAX_EVENT_SPAN:
         raise bad("the time span between startTime and endTime cannot exceed 31 days")
     event_type = require_int(body, "eventType")
+    strict.check_door_events_body(sim, body)
     door_ids = body.get("doorIndexCodes")
     # The API reference marks doorIndexCodes required; a call without it is refused.
     if door_ids is None:

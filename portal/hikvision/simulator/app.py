@@ -102,7 +102,7 @@ def _artemis_call(sim):
         time.sleep(config.latency_ms / 1000.0)
     if retry_after is not None:
         return _rate_limited(retry_after)
-    fault = sim.knobs.pick_fault()
+    fault = sim.knobs.pick_fault(path)
     if fault == "http_500":
         return Response("Internal Server Error", status=500, mimetype="text/plain")
     if fault == "code_5":
@@ -126,9 +126,11 @@ def _artemis_call(sim):
     if unsupported or handler is None:
         return _error_envelope(ApiError("8"))
     try:
-        return envelope(data=handler(sim, _json_body(body_bytes)))
+        answer = envelope(data=handler(sim, _json_body(body_bytes)))
     except ApiError as error:
-        return _error_envelope(error)
+        answer = _error_envelope(error)
+    # "lost": carried out, but the client never hears so (it cannot know whether it happened).
+    return _drop_connection() if fault == "lost" else answer
 
 
 def _json_body(body_bytes):

@@ -37,6 +37,13 @@ def _rate_limit(ctx, param, value):
 @click.option("--fault-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True)
 @click.option("--fault-seed", type=int, default=None, help="Makes injected faults repeatable.")
 @click.option("--delivery-delay", type=click.FloatRange(min=0.0), default=1.0, show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(["friendly", "strict"]),
+    default="friendly",
+    show_default=True,
+    help="strict answers as live HikCentral servers were seen to.",
+)
 @click.option("--verbose", is_flag=True, help="Log every request.")
 @with_appcontext
 def sim(
@@ -49,6 +56,7 @@ def sim(
     fault_rate,
     fault_seed,
     delivery_delay,
+    profile,
     verbose,
 ):
     """Serve the HikCentral OpenAPI simulator (with its /sim control API) until Ctrl-C."""
@@ -64,8 +72,11 @@ def sim(
         fault_rate=fault_rate,
         fault_seed=fault_seed,
         delivery_delay=delivery_delay,
+        profile=profile,
     )
-    click.echo(f"HikCentral simulator on {server.url} (app key {server.app_key})")
+    click.echo(
+        f"HikCentral simulator ({profile} profile) on {server.url} (app key {server.app_key})"
+    )
     click.echo(f"Control API: {server.url}/sim/state, /sim/stats, /sim/config, /sim/reset")
     try:
         server.serve_forever()

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta, timezone
 
 FAULT_KINDS = ("http_500", "code_5", "drop", "slow")
+# "lost": the call is carried out and the connection closed before the answer (opt-in only).
+ALL_FAULT_KINDS = (*FAULT_KINDS, "lost")
+PROFILES = ("friendly", "strict")
 
 
 class ConfigError(ValueError):
@@ -49,6 +52,8 @@ class SimConfig:
     delivery_delay: float = 1.0
     # Person ids or codes whose delivery to the devices fails (elementStatus 2).
     delivery_failures: frozenset = field(default_factory=frozenset)
+    # Faults (rate and script) hit only calls to these paths; empty: every path.
+    fault_paths: frozenset = field(default_factory=frozenset)
     # Extra paths that answer code 8 ("not supported in this version").
     unsupported_paths: frozenset = field(default_factory=frozenset)
     max_skew_seconds: float = 900.0
@@ -56,6 +61,12 @@ class SimConfig:
     max_batch: int = 1000
     # The devices' UTC offset: event times are reported in it, as terminals do.
     utc_offset_minutes: int = 0
+    # "strict" answers as live servers were seen to (see simulator/strict.py).
+    profile: str = "friendly"
+    # Person ids or codes whose first reapplication answers code 1 "Unknow Error(0, 3651)".
+    reapply_unknown_error: frozenset = field(default_factory=frozenset)
+    # Person ids or codes whose validity changes answer Success and are never stored.
+    validity_ignored: frozenset = field(default_factory=frozenset)
 
     @property
     def site_timezone(self):
@@ -75,7 +86,8 @@ class SimConfig:
     def as_json(self):
         data = asdict(self)
         data["rate_limit"] = list(self.rate_limit) if self.rate_limit else None
-        for name in ("fault_kinds", "fault_script", "delivery_failures", "unsupported_paths"):
+        sets = ("delivery_failures", "unsupported_paths", "reapply_unknown_error", "fault_paths")
+        for name in ("fault_kinds", "fault_script", *sets, "validity_ignored"):
             data[name] = (
                 sorted(data[name]) if isinstance(data[name], frozenset) else list(data[name])
             )
@@ -96,7 +108,7 @@ def _kinds(name, value, allow_none=False):
         value = [value]
     if not isinstance(value, list | tuple):
         raise ConfigError(f"{name} must be a list of fault kinds")
-    allowed = set(FAULT_KINDS) | ({"none"} if allow_none else set())
+    allowed = set(ALL_FAULT_KINDS) | ({"none"} if allow_none else set())
     wrong = [v for v in value if v not in allowed]
     if wrong:
         raise ConfigError(f"{name}: unknown fault kind {wrong[0]!r} (use {', '.join(allowed)})")
@@ -125,6 +137,12 @@ def _rate(name, value):
     return parse_rate_limit(value)
 
 
+def _profile(name, value):
+    if value not in PROFILES:
+        raise ConfigError(f"{name} must be one of {', '.join(PROFILES)}")
+    return value
+
+
 def _batch(name, value):
     return int(_number(name, value, low=1))
 
@@ -137,6 +155,10 @@ _CHECKS = {
     "fault_seed": _seed,
     "delivery_failures": _strings,
     "unsupported_paths": _strings,
+    "reapply_unknown_error": _strings,
+    "fault_paths": _strings,
+    "validity_ignored": _strings,
+    "profile": _profile,
     "max_batch": _batch,
     "utc_offset_minutes": lambda n, v: int(_number(n, v, -720, 840)),
 }
@@ -214,10 +236,12 @@ class Knobs:
             self.stats.rate_limited += 1
             return max(1, math.ceil(wait))
 
-    def pick_fault(self):
+    def pick_fault(self, path=None):
         """The fault kind this call suffers, or None; counted in the statistics."""
         with self.lock:
-            if self.script:
+            if self.config.fault_paths and path not in self.config.fault_paths:
+                kind = None
+            elif self.script:
                 kind = self.script.pop(0)
                 kind = None if kind == "none" else kind
             elif self.config.fault_rate > 0 and self.random.random() < self.config.fault_rate:

@@ -18,7 +18,8 @@ class QuietRequestHandler(WSGIRequestHandler):
 class SimulatorServer:
     """A simulator listening on ``host:port`` (port 0 picks a free one) in a daemon thread.
 
-    ``options`` go to ``create_simulator`` (latency_ms, rate_limit, fault_rate, ...)."""
+    ``options`` go to ``create_simulator`` (latency_ms, rate_limit, fault_rate, ...); with an
+    ``ssl_context`` it serves HTTPS (TLS tests)."""
 
     def __init__(
         self,
@@ -27,16 +28,20 @@ class SimulatorServer:
         host="127.0.0.1",
         port=0,
         quiet=True,
+        ssl_context=None,
         **options,
     ):
         self.app_key = app_key
         self.app_secret = app_secret
         self.app = create_simulator(app_key=app_key, app_secret=app_secret, **options)
         handler = QuietRequestHandler if quiet else WSGIRequestHandler
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
+        self._server = make_server(
+            host, port, self.app, threaded=True, request_handler=handler, ssl_context=ssl_context
+        )
         # Threads serving slow calls must not keep the process alive.
         self._server.daemon_threads = True
-        self.url = f"http://{host}:{self._server.server_port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

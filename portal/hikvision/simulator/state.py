@@ -94,6 +94,9 @@ class Person:
     changed: bool = True
     reapplied_at: float | None = None
     due_at: float | None = None
+    # Strict-profile memory: the first validity change was ignored, a reapplication refused.
+    window_update_seen: bool = False
+    reapply_refused: bool = False
 
     @property
     def name(self):

@@ -19,6 +19,7 @@ class ApiError(Exception):
     """A business error answered as an HTTP 200 envelope with ``code`` != "0"."""
 
     MESSAGES = {
+        "1": "Unknow Error(0, 3651)",
         "2": "Incorrect request parameter.",
         "5": "Service exception. Hikcentral Database Exception",
         "8": "This product version is not supported",
@@ -26,10 +27,10 @@ class ApiError(Exception):
         "128": "The request resource does not exist.",
     }
 
-    def __init__(self, code, detail=None):
+    def __init__(self, code, detail=None, *, message=None):
         self.code = code
         self.detail = detail
-        base = self.MESSAGES[code]
+        base = message or self.MESSAGES[code]
         self.msg = f"{base} [{detail}]" if detail else base
         super().__init__(self.msg)
 
