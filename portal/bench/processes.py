@@ -134,6 +134,25 @@ def calls_between(before, after):
     }
 
 
+def forget_deferred(connection):
+    """Delete the deferred delivery-check jobs a run scheduled (system jobs without a record)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.services.delivery import LOCK_KEY, NEXT_KEY
+
+    for name in ("high", "default", "low"):
+        for job_id in ScheduledJobRegistry(name, connection=connection).get_job_ids():
+            try:
+                job = Job.fetch(job_id, connection=connection)
+            except NoSuchJobError:
+                continue
+            if job.func_name == "jobs.delivery.follow_deliveries":
+                job.delete()
+    connection.delete(NEXT_KEY, LOCK_KEY)
+
+
 def claim_redis_database(url):
     """An empty database on the Redis server of ``url``, marked as ours: (url, connection).
 

@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from portal.bench import processes
 from portal.bench.common import bench_app_config, bench_simulator
 from portal.bench.enroll import bench_face
 from portal.bench.import_enroll import guest_sheet
@@ -133,6 +134,7 @@ def run_strict(singles=3, guests=50, latency_ms=50.0, *, redis_url=None):
                     retries = _retries_used(redis, records)
                 finally:
                     Queue(queue, connection=redis).delete(delete_jobs=True)
+                    processes.forget_deferred(redis)
                     app.extensions["hikcentral"].close()
                     db.session.remove()
                     db.engine.dispose()
