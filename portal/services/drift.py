@@ -23,6 +23,7 @@ from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
 from portal.hikvision.ratelimit import SharedRateLimiter, limiter_name
+from portal.i18n import N_
 from portal.models import ACCESS_STATES, DriftKind, DriftRepair, Visit, utcnow
 from portal.services import delivery
 
@@ -32,9 +33,11 @@ MAX_RUN_SECONDS = 60  # a run holds a worker no longer than this (at the paced r
 BATCH = 500
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
 DETAILS = {
-    DriftKind.PERSON_MISSING: "The guest was missing on HikCentral; created again with access.",
-    DriftKind.VALIDITY: "HikCentral held another access window; the visit's window was set back.",
-    DriftKind.ACCESS_LEVEL: "The guest had lost the access level on HikCentral; granted again.",
+    DriftKind.PERSON_MISSING: N_("The guest was missing on HikCentral; created again with access."),
+    DriftKind.VALIDITY: N_(
+        "HikCentral held another access window; the visit's window was set back."
+    ),
+    DriftKind.ACCESS_LEVEL: N_("The guest had lost the access level on HikCentral; granted again."),
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload, undefer
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
+from portal.i18n import N_
 from portal.models import (
     ACCESS_STATES,
     Guest,
@@ -34,16 +35,16 @@ from portal.services.visits import set_state
 
 log = logging.getLogger(__name__)
 
-ACCESS_LEVEL_GONE = (
+ACCESS_LEVEL_GONE = N_(
     "The access level no longer exists on HikCentral — ask an administrator to sync."
 )
-ACCESS_LEVEL_INACTIVE = "The access level “{name}” is no longer offered — choose another one."
-NO_FACE = "HikCentral could not find a face in the photo — upload a clearer photo and retry."
-HIKCENTRAL_DOWN = "HikCentral did not answer; try again later."
-UNEXPECTED = (
+ACCESS_LEVEL_INACTIVE = N_("The access level “%(name)s” is no longer offered — choose another one.")
+NO_FACE = N_("HikCentral could not find a face in the photo — upload a clearer photo and retry.")
+HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
+UNEXPECTED = N_(
     "Enrollment stopped because of an unexpected error — try again or ask an administrator."
 )
-WINDOW_OVER = "The visit's time ended before the guest could be enrolled."
+WINDOW_OVER = N_("The visit's time ended before the guest could be enrolled.")
 
 # States a visit may be enrolled from; a failed one is enrolled again when its job is retried.
 ENROLLABLE_STATES = {VisitState.PENDING, VisitState.ENROLLING, VisitState.FAILED}
@@ -96,7 +97,7 @@ def record_person(visit, result):
 
 
 def _host_sentence(step, error):
-    error = error or "HikCentral refused the request."
+    error = error or N_("HikCentral refused the request.")
     if step == "grant" and "access level" in error.lower():
         return ACCESS_LEVEL_GONE
     if step == "person" and "no face" in error.lower():
@@ -236,7 +237,7 @@ class _Batch:
                 self.outcomes[visit.id] = {"visit": visit.id, "outcome": "expired"}
             elif not visit.access_level.active:
                 name = visit.access_level.name
-                self.fail(visit, ACCESS_LEVEL_INACTIVE.format(name=name), "access_level")
+                self.fail(visit, ACCESS_LEVEL_INACTIVE % {"name": name}, "access_level")
             else:
                 ready.append(visit)
         db.session.commit()
@@ -409,5 +410,5 @@ def load_visit(visit_id):
     """The visit ``visit_id``, or a JobFailure when it no longer exists."""
     visit = db.session.get(Visit, visit_id)
     if visit is None:
-        raise JobFailure(f"Visit {visit_id} no longer exists.")
+        raise JobFailure(N_("Visit %(id)d no longer exists.") % {"id": visit_id})
     return visit

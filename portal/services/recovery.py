@@ -20,15 +20,16 @@ from sqlalchemy import select
 from portal import queue
 from portal.extensions import db
 from portal.hikvision.errors import HikvisionError
+from portal.i18n import N_
 from portal.models import GuestImport, JobRecord, Visit, VisitState, utcnow
 from portal.services import claims, delivery, imports
 
 log = logging.getLogger(__name__)
 
-WORKER_LOST = "The worker running this job stopped; the job runs again."
-WORKER_LOST_FINAL = "The worker running this job stopped; its work is queued again."
-JOB_LOST = "The queue lost this job; its work is queued again."
-RESTARTED = "Enrollment is started again: the job that had taken this visit stopped."
+WORKER_LOST = N_("The worker running this job stopped; the job runs again.")
+WORKER_LOST_FINAL = N_("The worker running this job stopped; its work is queued again.")
+JOB_LOST = N_("The queue lost this job; its work is queued again.")
+RESTARTED = N_("Enrollment is started again: the job that had taken this visit stopped.")
 LIVE_STATUSES = {
     JobStatus.QUEUED,
     JobStatus.STARTED,

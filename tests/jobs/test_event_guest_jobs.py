@@ -84,6 +84,7 @@ def test_a_later_end_moves_the_guests_who_follow_the_event_and_hikcentral(
         visit = reload(db, Visit, visit.id)
         assert visit.ends_at == new_end
         assert visit.history[-1].reason.startswith("Time changed with the event to ")
+        assert visit.window_not_applied is False  # HikCentral kept the window it was sent
     assert reload(db, Visit, own.id).ends_at == event.starts_at + timedelta(hours=7)
     after = person_windows(sim)
     for visit in followers:
@@ -170,3 +171,13 @@ def test_a_cancelled_event_takes_no_guest_list(app, db, event, organizer):
     with pytest.raises(imports.ImportStateError, match="cancelled"):
         imports.confirm_import(staged, organizer)
     assert db.session.query(Visit).count() == 0
+
+
+def test_a_moved_window_the_server_does_not_take_is_marked(app, db, sim, work, event, organizer):
+    sim.configure(profile="strict")
+    taken, ignored = enrolled_guests(app, db, event, organizer, count=2, own=0)
+    sim.configure(validity_ignored=[ignored.person_code])
+    save(event, organizer, ends_at=event.ends_at + timedelta(hours=1))
+    work()
+    assert reload(db, Visit, taken.id).window_not_applied is False
+    assert reload(db, Visit, ignored.id).window_not_applied is True
