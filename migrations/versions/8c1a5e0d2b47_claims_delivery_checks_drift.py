@@ -1,7 +1,7 @@
 """Enrollment claims, deferred delivery checks and drift repairs
 
 Revision ID: 8c1a5e0d2b47
-Revises: b13c0a1e5f2d
+Revises: 7c2e5a9b1f04
 Create Date: 2026-11-28 04:40:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 import portal.models
 
 revision = "8c1a5e0d2b47"
-down_revision = "b13c0a1e5f2d"
+down_revision = "7c2e5a9b1f04"
 branch_labels = None
 depends_on = None
 
