@@ -15,6 +15,7 @@ import uuid
 import redis
 from flask import current_app
 from rq import Queue, Retry
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.i18n import N_
@@ -114,6 +115,20 @@ def enqueue(
     return record
 
 
+def enqueue_system_at(func: str, when, *args, queue: str = "default", job_timeout=None):
+    """Enqueue a system job (no subject, no JobRecord, like the scheduler's) to run at ``when``.
+
+    The worker's RQ scheduler moves it to the queue when due. Raises QueueUnavailable.
+    """
+    try:
+        job = get_queue(queue).enqueue_at(
+            when, func, *args, job_timeout=job_timeout, description=f"deferred {func}"
+        )
+    except redis.exceptions.RedisError as exc:
+        raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
+    return job.id
+
+
 def enqueue_again(record: JobRecord, *, created_by=None) -> JobRecord:
     """Enqueue the same function and arguments as ``record`` as a new job (the retry action)."""
     call = record.call or {}
@@ -129,3 +144,17 @@ def enqueue_again(record: JobRecord, *, created_by=None) -> JobRecord:
         queue=call.get("queue") or "default",
         job_timeout=call.get("job_timeout"),
     )
+
+
+def latest_record(
+    subject_type: str, subject_id: int, *, except_kind: str | None = None
+) -> JobRecord | None:
+    """The most recent JobRecord about one subject (a visit, an event...), or None."""
+    query = select(JobRecord).where(
+        JobRecord.subject_type == subject_type, JobRecord.subject_id == subject_id
+    )
+    if except_kind:
+        query = query.where(JobRecord.kind != except_kind)
+    return db.session.scalars(
+        query.order_by(JobRecord.created_at.desc(), JobRecord.id.desc()).limit(1)
+    ).first()

@@ -1,7 +1,7 @@
 """guest invitations: awaiting_photo visits, invitation links, consent, host e-mail choices
 
 Revision ID: a7c3e9f12b40
-Revises: 7c2e5a9b1f04
+Revises: 8c1a5e0d2b47
 Create Date: 2026-11-28 04:50:00
 
 """
@@ -12,7 +12,7 @@ import portal.models
 
 
 revision = 'a7c3e9f12b40'
-down_revision = '7c2e5a9b1f04'
+down_revision = '8c1a5e0d2b47'
 branch_labels = None
 depends_on = None
 

@@ -8,6 +8,8 @@ from portal.bench.invitations import invitations_
 from portal.bench.limiter import limiter
 from portal.bench.passages import passages
 from portal.bench.photo import photo
+from portal.bench.rush import rush
+from portal.bench.soak import soak
 from portal.bench.strict import strict
 from portal.bench.visit import visit
 
@@ -17,5 +19,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, passages, strict, photo, invitations_):
+for command in (enroll, limiter, import_, visit, passages, strict, photo, invitations_, rush, soak):
     bench.add_command(command)

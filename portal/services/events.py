@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import case, func, or_, select
 
+from portal import queue
 from portal.extensions import db
 from portal.formatting import local_window
 from portal.i18n import N_
@@ -145,17 +146,8 @@ def require_open(event):
 
 def latest_job(event):
     """The most recent job about the event's guests (a move or a cancel), or None."""
-    return db.session.scalars(
-        select(JobRecord)
-        .where(
-            JobRecord.subject_type == "event",
-            JobRecord.subject_id == event.id,
-            # Invitations have their own place on the event page.
-            JobRecord.kind != "invite_event_guests",
-        )
-        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
-        .limit(1)
-    ).first()
+    # Invitations have their own place on the event page.
+    return queue.latest_record("event", event.id, except_kind="invite_event_guests")
 
 
 def visible_events(user):

@@ -31,7 +31,7 @@ from portal.services.photos import PhotoError, normalize_photo
 from portal.services.visits import (
     VisitStateError,
     VisitValidationError,
-    enqueue_enrollment,
+    queue_for_enrollment,
     set_state,
     validate_guest,
 )
@@ -237,7 +237,7 @@ def complete_invitation(invitation, *, photo, full_name, company, consent):
     invitation.used_at = now
     set_state(visit, VisitState.PENDING, N_("The guest sent their photo."))
     db.session.commit()
-    enqueue_enrollment(visit)
+    queue_for_enrollment(visit)
     host_notices.notify(visit, host_notices.GUEST_COMPLETED)
     return visit
 

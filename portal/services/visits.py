@@ -21,7 +21,6 @@ from portal.models import (
     AccessLevel,
     AuditAction,
     Guest,
-    JobRecord,
     Role,
     Visit,
     VisitState,
@@ -224,7 +223,7 @@ def register_visit(
         return _register_invited(visit, host)
     set_state(visit, VisitState.PENDING, N_("Registered."), by=host)
     db.session.commit()
-    enqueue_enrollment(visit, by=host)
+    queue_for_enrollment(visit, by=host)
     return visit
 
 
@@ -255,8 +254,12 @@ def _register_invited(visit, host):
     return visit
 
 
-def enqueue_enrollment(visit, *, by=None):
-    """Hand a committed visit to enrollment; a queue outage leaves it pending with a retry."""
+def queue_for_enrollment(visit, *, by=None):
+    """Enqueue the enrollment of a visit that is ``pending``; call it after the commit.
+
+    The job also enrolls every other visit waiting at that moment. When Redis refuses, the visit
+    stays pending (the reconcile sweep enqueues it later) and None is returned.
+    """
     return _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
 
 
@@ -274,7 +277,7 @@ def supply_photo(visit, photo, *, by):
     close_invitations(visit)
     set_state(visit, VisitState.PENDING, N_("Photo added by the host."), by=by)
     db.session.commit()
-    return enqueue_enrollment(visit, by=by)
+    return queue_for_enrollment(visit, by=by)
 
 
 def photo_required():
@@ -433,12 +436,7 @@ def can_change(user, visit):
 
 def latest_job(visit):
     """The most recent job about this visit, or None."""
-    return db.session.scalars(
-        select(JobRecord)
-        .where(JobRecord.subject_type == "visit", JobRecord.subject_id == visit.id)
-        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
-        .limit(1)
-    ).first()
+    return queue.latest_record("visit", visit.id)
 
 
 def _require_changeable(visit, sentence):
