@@ -31,6 +31,7 @@ def create_app(config=None):
     register_extensions(app)
     register_redis(app)
     register_blueprints(app)
+    register_top_level_pages(app)
     register_upload_limits(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -63,6 +64,8 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
+    # The JSON API answers 401 instead of redirecting to the log-in page.
+    login_manager.blueprint_login_views["api"] = None
 
 
 def register_redis(app):
@@ -75,6 +78,16 @@ def register_blueprints(app):
 
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f"portal.{name}.views").bp)
+
+
+def register_top_level_pages(app):
+    """Pages outside the blueprints' prefixes: /metrics and /healthz, and the bell (/notices)."""
+    from portal.admin import health
+    from portal.security import views as security
+
+    health.register_collector()
+    app.register_blueprint(health.bp)
+    security.register_notices(app)
 
 
 def register_upload_limits(app):
@@ -93,9 +106,10 @@ def register_errorhandlers(app):
 
 
 def register_template_helpers(app):
-    from portal import formatting
+    from portal import formatting, layout
 
     formatting.register(app)
+    layout.register(app)
 
 
 def register_commands(app):

@@ -33,5 +33,14 @@ def local_time(value, fmt="%d %b %Y %H:%M"):
     return value.astimezone(site_zone()).strftime(fmt)
 
 
+def local_window(starts_at, ends_at):
+    """A window in the site's zone, the end's date left out when it is the start's."""
+    zone = site_zone()
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    end_format = "%H:%M" if start.date() == end.date() else "%d %b %Y %H:%M"
+    return f"{start:%d %b %Y %H:%M} – {end.strftime(end_format)}"
+
+
 def register(app):
     app.add_template_filter(local_time, "localtime")
+    app.add_template_global(local_window)

@@ -38,10 +38,10 @@ def nav_active(url):
     return path == url or (url != "/" and path.startswith(url.rstrip("/") + "/"))
 
 
-def page_url(number):
-    """The current page's URL with ``page`` set to ``number`` (other query args kept)."""
+def page_url(number, param="page"):
+    """The current page's URL with ``param`` set to ``number`` (other query args kept)."""
     args = request.args.to_dict()
-    args["page"] = number
+    args[param] = number
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 

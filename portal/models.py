@@ -179,6 +179,8 @@ class Event(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     access_level_id: Mapped[int] = mapped_column(ForeignKey("access_levels.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the organizer cancels the event (its guests are cancelled with it).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organizer: Mapped[User] = relationship()
     access_level: Mapped[AccessLevel] = relationship()

@@ -34,6 +34,8 @@ RETRIED_BY_DEFAULT = {
     "jobs.enroll.update_validity",
     "jobs.enroll.revoke_visit",
     "jobs.enroll.reapply_visit",
+    "jobs.events.update_guest_windows",
+    "jobs.events.revoke_event_guests",
 }
 
 QUEUE_DOWN_MESSAGE = "The job queue is not reachable; try again in a minute."

@@ -2,6 +2,8 @@
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
 
@@ -55,7 +57,10 @@ def test_unknown_queue_is_refused(app, db):
 
 
 def test_redis_down_marks_record_failed(app, db, monkeypatch):
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # No retries: a refused connection is the whole point, waiting for backoffs only costs time.
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     monkeypatch.setitem(app.extensions, "redis", dead)
     with pytest.raises(QueueUnavailable):
         enqueue("jobs.enroll.enroll_visit", 5, kind="enroll_visit")

@@ -99,11 +99,6 @@ def register_collector():
             _registered = True
 
 
-@bp.record_once
-def _setup(state):
-    register_collector()
-
-
 def _metrics_text():
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 

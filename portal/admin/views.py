@@ -7,7 +7,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from portal.admin import health
 from portal.admin.forms import ROLE_LABELS, ActionForm, CheckForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
@@ -21,12 +20,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERS_PER_PAGE = 50
-
-
-@bp.record_once
-def _setup(state):
-    # /metrics and /healthz live without the /admin prefix.
-    state.app.register_blueprint(health.bp)
 
 
 @bp.route("/users", methods=["GET", "POST"])

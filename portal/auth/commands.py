@@ -45,8 +45,10 @@ def token(email):
         raise click.ClickException(f"email: no user with the email {email.strip()}.")
     if not user.active:
         raise click.ClickException(f"email: the user {user.email} is disabled.")
+    had_token = user.api_token_hash is not None
     plain = accounts.rotate_token(user)
-    click.echo(f"New API token for {user.email} (the previous one no longer works): {plain}")
+    replaced = " (the previous one no longer works)" if had_token else ""
+    click.echo(f"New API token for {user.email}{replaced}: {plain}")
 
 
 @users.command("list")

@@ -16,13 +16,6 @@ bp = Blueprint("auth", __name__)
 LOGIN_FAILED = "Email or password is incorrect."
 
 
-@bp.record_once
-def _setup(state):
-    layout.register(state.app)
-    # The JSON API answers 401 instead of redirecting to the log-in page.
-    login_manager.blueprint_login_views["api"] = None
-
-
 @login_manager.user_loader
 def load_user(user_id):
     """The session's user; a disabled user is logged out on their next request."""
@@ -95,8 +88,9 @@ def rotate_token():
     if not form.validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("auth.profile"))
+    had_token = current_user.api_token_hash is not None
     token = accounts.rotate_token(current_user)
-    flash("A new API token was created; the previous one no longer works.", "success")
+    flash(accounts.token_created_sentence(had_token), "success")
     return render_profile(token=token)
 
 

@@ -13,12 +13,13 @@ from portal.models import GuestImport, Role
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import imports as import_service
-from portal.services.sheets import errors_csv, template_csv, template_xlsx
+from portal.services.sheets import GuestRow, errors_csv, template_csv, template_xlsx
 
 ERRORS_PER_PAGE = 100
+PREVIEW_PER_PAGE = 50
 FAILED_SHOWN = 200
 TEMPLATE_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text types
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
@@ -26,13 +27,16 @@ TEMPLATE_TYPES = {
 class ListPage:
     """One page of a list, shaped like Flask-SQLAlchemy's Pagination for the macro."""
 
-    def __init__(self, items, page, per_page):
+    def __init__(self, items, page, per_page, shape=None):
+        """``shape`` turns each item of the page into what the template shows."""
         self.total = len(items)
         self.per_page = per_page
         self.pages = max(1, math.ceil(self.total / per_page))
         self.page = min(max(page, 1), self.pages)
         start = (self.page - 1) * per_page
         self.items = items[start : start + per_page]
+        if shape is not None:
+            self.items = [shape(item) for item in self.items]
         self.first = start + 1 if self.items else 0
         self.has_prev, self.has_next = self.page > 1, self.page < self.pages
         self.prev_num, self.next_num = self.page - 1, self.page + 1
@@ -79,6 +83,12 @@ def show_import(import_id):
     page = ListPage(
         guest_import.errors or [], request.args.get("page", 1, type=int), ERRORS_PER_PAGE
     )
+    rows = ListPage(
+        guest_import.valid_rows or [],
+        request.args.get("rows", 1, type=int),
+        PREVIEW_PER_PAGE,
+        shape=GuestRow.from_dict,
+    )
     job = import_service.import_job(guest_import)
     failed = db.session.scalars(
         import_service.failed_visits(guest_import).limit(FAILED_SHOWN)
@@ -88,7 +98,7 @@ def show_import(import_id):
         "events/import_show.html",
         guest_import=guest_import,
         event=guest_import.event,
-        preview=import_service.preview_rows(guest_import),
+        preview=rows,
         errors=page,
         job=job,
         failed=failed,

@@ -8,6 +8,7 @@ from portal.events.forms import EventForm
 from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
 from portal.models import AccessLevel, Event, Role, VisitState
+from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import passages as passage_service
 
@@ -76,16 +77,54 @@ def new():
 @role_required(Role.ORGANIZER)
 def edit(event_id):
     event = load_event(event_id)
+    if event.cancelled_at is not None:
+        flash(event_service.CANCELLED, "warning")
+        return redirect(url_for("events.show", event_id=event.id))
     form = event_form(event)
     if form.validate_on_submit():
         try:
-            event_service.update_event(event, **form_fields(form))
+            change = event_service.update_event(event, **form_fields(form), by=current_user)
         except event_service.EventValidationError as error:
             show_errors(form, error.fields)
+        except QueueUnavailable:
+            flash(
+                f"The event is saved; its guests' doors are not yet. {QUEUE_DOWN_MESSAGE}",
+                "warning",
+            )
+            return redirect(url_for("events.show", event_id=event.id))
         else:
-            flash("Event saved.", "success")
+            flash(saved_sentence(change), "success")
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=event)
+
+
+def saved_sentence(change):
+    """What saving an event did, in one sentence."""
+    if not change.guests:
+        return "Event saved."
+    guests = f"{change.guests} guest{'' if change.guests == 1 else 's'}"
+    doors = " HikCentral is being updated." if change.job else ""
+    return f"Event saved. {guests} moved with the event's time.{doors}"
+
+
+@bp.post("/events/<int:event_id>/cancel")
+@role_required(Role.ORGANIZER)
+def cancel(event_id):
+    event = load_event(event_id)
+    try:
+        change = event_service.cancel_event(event, by=current_user)
+    except event_service.EventStateError as error:
+        flash(error.message, "warning")
+    except QueueUnavailable:
+        flash(
+            f"The event is cancelled, but its guests still have access. {QUEUE_DOWN_MESSAGE}",
+            "error",
+        )
+    else:
+        guests = f"{change.guests} guest{'' if change.guests == 1 else 's'}"
+        doors = " Their access is being removed." if change.job else ""
+        flash(f"The event was cancelled with its {guests}.{doors}", "success")
+    return redirect(url_for("events.show", event_id=event.id))
 
 
 @bp.get("/events/<int:event_id>")
@@ -108,6 +147,7 @@ def show(event_id):
         counts=counts,
         attendance=passage_service.attendance_counts(counts),
         imports=event_service.event_imports(event),
+        job=event_service.latest_job(event),
     )
 
 

@@ -271,12 +271,10 @@ def check(visit_id, action):
 # --- the bell ---------------------------------------------------------------------------------
 
 
-@bp.record_once
-def _notices(state):
-    state.app.add_url_rule(
-        "/notices", "notices", role_required(Role.HOST)(show_notices), methods=["GET"]
-    )
-    state.app.add_url_rule(
+def register_notices(app):
+    """The bell's pages, for every user, at the top level (called by ``create_app``)."""
+    app.add_url_rule("/notices", "notices", role_required(Role.HOST)(show_notices), methods=["GET"])
+    app.add_url_rule(
         "/notices/read", "notices_read", role_required(Role.HOST)(read_notices), methods=["POST"]
     )
 

@@ -134,6 +134,13 @@ def rotate_token(user):
     return token
 
 
+def token_created_sentence(had_token):
+    """What to say about a new API token: the previous one stops working only if there was one."""
+    if had_token:
+        return "A new API token was created; the previous one no longer works."
+    return "Your API token was created."
+
+
 def change_password(user, current, new):
     """Replace ``user``'s password after checking the current one; commits."""
     if not user.check_password(current or ""):

@@ -1,12 +1,17 @@
 """Events: an organizer's occasion with a guest list, a window and an access level."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 
 from portal.extensions import db
-from portal.models import AccessLevel, Event, Guest, GuestImport, Role, Visit, utcnow
+from portal.formatting import local_window
+from portal.models import AccessLevel, Event, Guest, GuestImport, JobRecord, Role, Visit, utcnow
+from portal.services import event_guests
+
+CANCELLED = "This event was cancelled: it can no longer change."
 
 
 class EventValidationError(Exception):
@@ -15,6 +20,23 @@ class EventValidationError(Exception):
     def __init__(self, fields):
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
+
+
+class EventStateError(Exception):
+    """The event's state does not allow the action; the message is for the organizer."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class EventChange:
+    """What saving or cancelling an event did to its guests."""
+
+    event: Event
+    guests: int = 0  # guests moved with the event, or cancelled with it
+    job: JobRecord | None = None  # the job bringing HikCentral in line, if one was needed
 
 
 def validate_event(*, name, starts_at, ends_at, access_level, is_new, now=None):
@@ -60,19 +82,60 @@ def create_event(organizer, *, name, location, starts_at, ends_at, access_level)
     return event
 
 
-def update_event(event, *, name, location, starts_at, ends_at, access_level):
-    """Change an event's fields (guests keep their own windows); raises EventValidationError."""
+def update_event(event, *, name, location, starts_at, ends_at, access_level, by=None):
+    """Change an event; guests who took its window move with it (one job updates HikCentral).
+
+    Returns an EventChange; raises EventValidationError or EventStateError.
+    """
+    require_open(event)
     errors = validate_event(
         name=name, starts_at=starts_at, ends_at=ends_at, access_level=access_level, is_new=False
     )
     if errors:
         raise EventValidationError(errors)
+    old_window = (event.starts_at, event.ends_at)
     event.name = name.strip()
     event.location = (location or "").strip() or None
     event.starts_at, event.ends_at = starts_at, ends_at
     event.access_level = access_level
+    moved = []
+    if (starts_at, ends_at) != old_window:
+        window = local_window(starts_at, ends_at)
+        moved = event_guests.move_followers(event, old_window, window, by=by)
     db.session.commit()
-    return event
+    change = EventChange(event, guests=len(moved))
+    if any(event_guests.may_hold_person(visit) for visit in moved):
+        change.job = event_guests.enqueue_window_update(event, by=by)
+    return change
+
+
+def cancel_event(event, *, by):
+    """Cancel the event and every guest who can still change; one job removes them from
+    HikCentral. Returns an EventChange; raises EventStateError when already cancelled."""
+    require_open(event)
+    event.cancelled_at = utcnow()
+    cancelled, with_person = event_guests.cancel_guests(event, by=by)
+    db.session.commit()
+    change = EventChange(event, guests=len(cancelled))
+    if with_person:
+        change.job = event_guests.enqueue_revoke(event, with_person, by=by)
+    return change
+
+
+def require_open(event):
+    """Raise EventStateError when the event was cancelled."""
+    if event.cancelled_at is not None:
+        raise EventStateError(CANCELLED)
+
+
+def latest_job(event):
+    """The most recent job about the event's guests (a move or a cancel), or None."""
+    return db.session.scalars(
+        select(JobRecord)
+        .where(JobRecord.subject_type == "event", JobRecord.subject_id == event.id)
+        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
+        .limit(1)
+    ).first()
 
 
 def visible_events(user):

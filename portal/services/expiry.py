@@ -36,7 +36,7 @@ def due_visits(now):
     return db.session.scalars(query).all()
 
 
-def _remove_from_hikcentral(client, visits):
+def remove_from_hikcentral(client, visits):
     """Revoke (one call per access level) and delete; returns {visit id: ItemResult failure}."""
     problems = {}
     by_level = defaultdict(list)
@@ -59,7 +59,7 @@ def expire_visits(client, *, now=None):
     now = now or utcnow()
     visits = due_visits(now)
     enrolled = [v for v in visits if v.hik_person_id]
-    problems = _remove_from_hikcentral(client, enrolled) if enrolled else {}
+    problems = remove_from_hikcentral(client, enrolled) if enrolled else {}
     expired, later = [], []
     for visit in visits:
         problem = problems.get(visit.id)

@@ -76,6 +76,7 @@ CANNOT_DISCARD = (
 # Imports that were never confirmed (no visit came from them): they may be discarded.
 UNCONFIRMED_STATES = ("validated", "expired")
 IMPORTED = "Imported from {filename}."
+EVENT_CANCELLED = "This event was cancelled: its guest list can no longer change."
 
 
 class ImportFileError(ValueError):
@@ -196,6 +197,8 @@ def stage_import(event, user, sheet_file, photos_file=None):
 
     Raises ImportFileError (nothing written, no file kept) when a file cannot be used.
     """
+    if event.cancelled_at is not None:
+        raise ImportFileError(EVENT_CANCELLED)
     stream, filename = _upload_parts(sheet_file)
     _check_sheet_name(stream, filename)
     photo_stream, photo_name = _upload_parts(photos_file)
@@ -392,6 +395,8 @@ def confirm_import(guest_import, user) -> JobRecord | None:
     """
     if guest_import.state == "expired":
         raise ImportStateError(UPLOAD_EXPIRED)
+    if guest_import.event.cancelled_at is not None and guest_import.state == "validated":
+        raise ImportStateError(EVENT_CANCELLED)
     if guest_import.state != "validated":
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:

@@ -11,9 +11,11 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 
 from portal.auth.roles import role_required
@@ -29,6 +31,8 @@ from portal.visits.forms import CHOOSE, RetryForm, VisitForm, WindowForm, defaul
 bp = Blueprint("visits", __name__)
 
 PER_PAGE = 25
+# A refused time change, kept in the session across the redirect back to the visit page.
+WINDOW_ATTEMPT = "visit_window_attempt"
 GROUP_LABELS = {0: "Today", 1: "Upcoming", 2: "Past"}
 SAVED_BUT_QUEUE_DOWN = (
     "The change is saved, but the doors are not updated yet: the job queue is not reachable."
@@ -199,8 +203,30 @@ def new():
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
+def remember_window_attempt(visit, form):
+    """Keep a refused time change (what was typed and why) for the page the browser goes to."""
+    session[WINDOW_ATTEMPT] = {
+        "visit": visit.id,
+        "typed": {name: (form[name].raw_data or [""])[0] for name in ("starts_at", "ends_at")},
+        "errors": {field.name: field.errors for field in form if field.errors},
+    }
+
+
+def recalled_window_form(visit):
+    """The refused time change of ``visit`` with its errors, once; else None."""
+    attempt = session.pop(WINDOW_ATTEMPT, None)
+    if not attempt or attempt.get("visit") != visit.id:
+        return None
+    form = WindowForm(formdata=MultiDict(attempt["typed"]), meta={"csrf": False})
+    for name, errors in attempt["errors"].items():
+        if name in form:
+            form[name].errors = list(errors)
+    return form
+
+
 def render_visit(visit, *, window_form=None, retry_form=None, status=200):
     job = visit_service.latest_job(visit)
+    window_form = window_form or recalled_window_form(visit)
     if window_form is None:
         window_form = WindowForm(
             formdata=None,
@@ -255,8 +281,10 @@ def change_window(visit_id):
             visit, parsed_time(form.starts_at), parsed_time(form.ends_at), by=current_user
         )
     except visit_service.VisitValidationError as error:
+        # Back to the visit's own address (303: a reload there does not send the form again).
         show_errors(form, error.fields)
-        return render_visit(visit, window_form=form, status=422)
+        remember_window_attempt(visit, form)
+        return redirect(url_for("visits.show", visit_id=visit.id, _anchor="change"), 303)
     except visit_service.VisitStateError as error:
         flash(error.message, "error")
     except QueueUnavailable:

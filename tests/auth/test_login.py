@@ -116,6 +116,18 @@ def test_token_rotation_shows_plain_token_once_and_stores_only_its_hash(
     assert "You have an API token." in again
 
 
+def test_only_a_replaced_token_is_said_to_stop_working(host_client):
+    first = host_client.post(
+        "/profile/token", data={"csrf_token": csrf_token(host_client, "/profile")}
+    )
+    assert "Your API token was created." in first.get_data(as_text=True)
+    assert "no longer works" not in first.get_data(as_text=True)
+    second = host_client.post(
+        "/profile/token", data={"csrf_token": csrf_token(host_client, "/profile")}
+    )
+    assert "the previous one no longer works" in second.get_data(as_text=True)
+
+
 def test_rotating_again_invalidates_the_old_token(app, host_user):
     first = accounts.rotate_token(host_user)
     second = accounts.rotate_token(host_user)

@@ -74,7 +74,10 @@ def test_token_prints_a_working_token_as_last_word(cli, app):
     assert result.exit_code == 0, result.output
     token = result.output.split()[-1]
     assert accounts.user_by_token(token).id == user.id
-    second = cli("users", "token", "--email", "t@example.test").output.split()[-1]
+    assert "no longer works" not in result.output  # there was no previous token
+    replaced = cli("users", "token", "--email", "t@example.test").output
+    assert "(the previous one no longer works)" in replaced
+    second = replaced.split()[-1]
     assert second != token
     assert accounts.user_by_token(token) is None
 

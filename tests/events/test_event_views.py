@@ -101,3 +101,65 @@ def test_event_page_lists_guests_with_counts_and_filters(app, organizer_user, ac
     assert "Ada Lovelace" in body and "Grace Hopper" not in body
     listing = client.get("/events").get_data(as_text=True)
     assert "Expo" in listing
+
+
+def organizers_event(organizer_client, access_level):
+    data = event_form(access_level) | {"csrf_token": csrf_token(organizer_client, "/events/new")}
+    organizer_client.post("/events/new", data=data)
+    return db.session.scalars(db.select(Event)).one()
+
+
+def test_a_later_end_on_the_form_moves_the_following_guests(
+    organizer_client, organizer_user, access_level
+):
+    event = organizers_event(organizer_client, access_level)
+    visit = make_visit(organizer_user, access_level, event=event)
+    visit.starts_at, visit.ends_at = event.starts_at, event.ends_at
+    db.session.commit()
+    zone = organizer_client.application.config["TIMEZONE"]
+    start = event.starts_at.astimezone(zone)
+    later = event.ends_at.astimezone(zone) + timedelta(hours=1)
+    data = event_form(access_level, starts_at=local(start), ends_at=local(later))
+    data["csrf_token"] = csrf_token(organizer_client, f"/events/{event.id}/edit")
+
+    response = organizer_client.post(f"/events/{event.id}/edit", data=data)
+
+    assert response.status_code == 302
+    page = organizer_client.get(response.location).get_data(as_text=True)
+    assert "Event saved. 1 guest moved with the event&#39;s time." in page
+    db.session.expire_all()
+    assert db.session.get(type(visit), visit.id).ends_at == event.ends_at
+
+
+def test_the_organizer_cancels_the_event_and_its_guests(
+    organizer_client, organizer_user, access_level
+):
+    event = organizers_event(organizer_client, access_level)
+    visit = make_visit(organizer_user, access_level, event=event)
+    token = csrf_token(organizer_client, f"/events/{event.id}")
+    assert organizer_client.post(f"/events/{event.id}/cancel").status_code == 400  # no CSRF
+
+    response = organizer_client.post(f"/events/{event.id}/cancel", data={"csrf_token": token})
+
+    assert response.status_code == 302
+    page = organizer_client.get(response.location).get_data(as_text=True)
+    assert "The event was cancelled with its 1 guest." in page
+    assert 'id="event-cancelled"' in page and 'id="cancel-event"' not in page
+    assert f"/events/{event.id}/edit" not in page
+    db.session.expire_all()
+    assert db.session.get(type(visit), visit.id).state == "cancelled"
+    # A cancelled event no longer changes and takes no guest list.
+    edit = organizer_client.get(f"/events/{event.id}/edit")
+    assert edit.status_code == 302 and edit.location.endswith(f"/events/{event.id}")
+
+
+def test_only_the_events_organizer_or_an_admin_may_cancel_it(app, organizer_client, access_level):
+    event = organizers_event(organizer_client, access_level)
+    other = client_for(app, make_user(Role.ORGANIZER))
+    token = csrf_token(other, "/events")
+    assert other.post(f"/events/{event.id}/cancel", data={"csrf_token": token}).status_code == 404
+    host = client_for(app, make_user(Role.HOST))
+    token = csrf_token(host, "/visits/new")
+    assert host.post(f"/events/{event.id}/cancel", data={"csrf_token": token}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).cancelled_at is None

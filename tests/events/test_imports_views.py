@@ -69,6 +69,23 @@ def test_upload_shows_the_preview_with_errors_by_row_and_column(organizer_client
     assert first.starts_at.astimezone(zone).strftime("%d %b %Y %H:%M") in page
 
 
+def test_the_preview_pages_through_every_valid_row(organizer_client, event):
+    post_upload(organizer_client, event, sheet(guest_rows(60)))
+    url = f"/imports/{latest_import().id}"
+
+    first = organizer_client.get(url).get_data(as_text=True)
+    assert "(1–50 of 60)" in first
+    assert "Guest Number49 Tester" in first and "Guest Number50 Tester" not in first
+    assert f'href="{url}?rows=2"' in first
+
+    second = organizer_client.get(f"{url}?rows=2").get_data(as_text=True)
+    assert "(51–60 of 60)" in second
+    assert "Guest Number50 Tester" in second and "Guest Number59 Tester" in second
+    assert "Guest Number49 Tester" not in second
+    # The sheet's header is row 1: the 60th guest is row 61.
+    assert '<td data-label="Row">61</td>' in second
+
+
 def test_upload_without_csrf_is_refused(organizer_client, event):
     response = organizer_client.post(
         f"/events/{event.id}/imports",
@@ -247,7 +264,8 @@ def test_role_rules(app, organizer_client, host_client, event, organizer_user):
 
 def test_templates(organizer_client):
     response = organizer_client.get("/imports/template.csv")
-    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.get_data().decode("utf-8-sig").startswith("full_name,")
     ru = organizer_client.get("/imports/template.csv?lang=ru").get_data().decode("utf-8-sig")
     assert ru.startswith("ФИО;")

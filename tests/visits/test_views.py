@@ -324,8 +324,18 @@ def test_change_window(host_client, host_user, access_level, db):
             "ends_at": start.strftime(FORMAT),
         },
     )
-    assert bad.status_code == 422
-    assert field_error(bad.get_data(as_text=True), "ends_at") == "The end must be after the start."
+    # The browser is sent back to the visit's own page, where a reload sends nothing again.
+    assert bad.status_code == 303
+    assert bad.location == f"/visits/{visit.id}#change"
+    shown = host_client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert field_error(shown, "ends_at") == "The end must be after the start."
+    assert f'value="{start.strftime(FORMAT)}"' in shown  # what was typed is kept
+    assert db.session.get(Visit, visit.id).ends_at != start  # nothing was saved
+    # Shown once: the next look at the page has the visit's own times and no error.
+    assert (
+        field_error(host_client.get(f"/visits/{visit.id}").get_data(as_text=True), "ends_at")
+        is None
+    )
 
 
 def test_retry_with_a_new_photo(host_client, host_user, access_level, db, redis_conn):
