@@ -29,14 +29,15 @@ from portal.hikvision.errors import (
     NotFoundError,
     UnsupportedError,
 )
+from portal.i18n import N_
 from portal.models import JobRecord, utcnow
 from portal.services.jobs import JobFailure
 
 log = logging.getLogger(__name__)
 
-HIKCENTRAL_DOWN = "HikCentral did not answer; try again later."
-SERVICE_DOWN = "A service the job needs was not reachable; try again later."
-UNEXPECTED = "The job stopped because of an unexpected error; it has been logged."
+HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
+SERVICE_DOWN = N_("A service the job needs was not reachable; try again later.")
+UNEXPECTED = N_("The job stopped because of an unexpected error; it has been logged.")
 
 _process_app = None
 
@@ -70,14 +71,14 @@ def public_error(exc):
         if exc.transient:
             return HIKCENTRAL_DOWN
         if isinstance(exc, AuthenticationError):
-            return "HikCentral refused the portal's credentials; ask an administrator."
+            return N_("HikCentral refused the portal's credentials; ask an administrator.")
         if isinstance(exc, NotFoundError):
-            return (
+            return N_(
                 "HikCentral no longer has something this job needs; ask an administrator to sync."
             )
         if isinstance(exc, UnsupportedError):
-            return "This HikCentral version does not support a call this job needs."
-        return "HikCentral refused the request; ask an administrator to check the connection."
+            return N_("This HikCentral version does not support a call this job needs.")
+        return N_("HikCentral refused the request; ask an administrator to check the connection.")
     if is_transient(exc):
         return SERVICE_DOWN
     return UNEXPECTED

@@ -5,6 +5,7 @@ from flask import current_app
 from jobs import job, report_progress
 from portal.extensions import db
 from portal.hikvision import client_for
+from portal.i18n import N_
 from portal.models import Event
 from portal.services import event_guests
 from portal.services.jobs import JobFailure
@@ -13,7 +14,7 @@ from portal.services.jobs import JobFailure
 def _load_event(event_id):
     event = db.session.get(Event, event_id)
     if event is None:
-        raise JobFailure(f"Event {event_id} no longer exists.")
+        raise JobFailure(N_("Event %(id)d no longer exists.") % {"id": event_id})
     return event
 
 

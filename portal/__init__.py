@@ -29,6 +29,7 @@ def create_app(config=None):
     )
     configure(app, config)
     register_extensions(app)
+    register_languages(app)
     register_redis(app)
     register_blueprints(app)
     register_top_level_pages(app)
@@ -66,6 +67,12 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     # The JSON API answers 401 instead of redirecting to the log-in page.
     login_manager.blueprint_login_views["api"] = None
+
+
+def register_languages(app):
+    from portal import i18n
+
+    i18n.register(app)
 
 
 def register_redis(app):

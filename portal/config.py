@@ -95,6 +95,8 @@ def from_environment():
             int(s) for s in _str("JOB_RETRY_INTERVALS", "10,30,60,120,300").split(",")
         ],
         "GATEHOUSE_TIMEZONE": _str("GATEHOUSE_TIMEZONE", "UTC"),
+        # The site's language when neither the user's setting nor the browser picks one.
+        "DEFAULT_LANGUAGE": _str("DEFAULT_LANGUAGE", "en"),
         "MAX_VISIT_DAYS": _int("MAX_VISIT_DAYS", 14),
         # Default access level for new visits: a HikCentral privilegeGroupId or a name.
         "DEFAULT_ACCESS_LEVEL": _str("DEFAULT_ACCESS_LEVEL"),
@@ -138,6 +140,10 @@ def check(config):
         if env not in EASYGOING_ENVS:
             raise ConfigError("SECRET_KEY must be set outside development and tests")
         config["SECRET_KEY"] = f"insecure-{env}-key"
+    from portal.i18n import LANGUAGES
+
+    if config["DEFAULT_LANGUAGE"] not in LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
     _check_hikcentral_identity(config)
     if config["PASSAGE_POLL_SECONDS"] < 1 or not config["PASSAGE_EVENT_TYPES"]:
         raise ConfigError("PASSAGE_POLL_SECONDS must be positive and PASSAGE_EVENT_TYPES not empty")

@@ -2,14 +2,17 @@
 
 from flask import jsonify, render_template, request
 
+from portal.i18n import N_, shown
+
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You do not have access to this page.",
-    404: "This page does not exist.",
-    405: "This action is not allowed here.",
-    413: "The upload is larger than allowed.",
-    500: "Something went wrong on our side. The error has been logged.",
+    400: N_("The request could not be understood."),
+    403: N_("You do not have access to this page."),
+    404: N_("This page does not exist."),
+    405: N_("This action is not allowed here."),
+    413: N_("The upload is larger than allowed."),
+    500: N_("Something went wrong on our side. The error has been logged."),
 }
+FAILED = N_("The request failed.")
 
 
 def wants_json():
@@ -18,7 +21,7 @@ def wants_json():
 
 def render_error(error):
     code = getattr(error, "code", 500) or 500
-    message = MESSAGES.get(code, "The request failed.")
+    message = shown(MESSAGES.get(code, FAILED))
     if wants_json():
         return jsonify(error=message, fields={}), code
     return render_template("error.html", code=code, message=message), code

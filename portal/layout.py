@@ -1,22 +1,91 @@
 """Template helpers for the page layout: links that may not exist yet, page links."""
 
 from flask import request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 # Visit state -> the words shown in its badge.
 STATE_LABELS = {
-    "pending": "Pending",
-    "enrolling": "Enrolling",
-    "enrolled": "Enrolled",
-    "on_site": "On site",
-    "left": "Left",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
-    "failed": "Failed",
+    "pending": _l("Pending"),
+    "enrolling": _l("Enrolling"),
+    "enrolled": _l("Enrolled"),
+    "on_site": _l("On site"),
+    "left": _l("Left"),
+    "cancelled": _l("Cancelled"),
+    "expired": _l("Expired"),
+    "failed": _l("Failed"),
     # Job states share the badge styles.
-    "queued": "Queued",
-    "started": "Running",
-    "finished": "Finished",
+    "queued": _l("Queued"),
+    "started": _l("Running"),
+    "finished": _l("Finished"),
+}
+
+# A job's kind -> what it does.
+JOB_KIND_LABELS = {
+    "enroll_visit": _l("Enroll visit"),
+    "update_validity": _l("Update validity"),
+    "revoke_visit": _l("Revoke visit"),
+    "reapply_visit": _l("Reapply visit"),
+    "enroll_import": _l("Enroll import"),
+    "monitor_passages": _l("Monitor passages"),
+    "expire_visits": _l("Expire visits"),
+    "purge_personal_data": _l("Purge personal data"),
+}
+
+# A passage's direction and result.
+DIRECTION_LABELS = {"in": _l("In"), "out": _l("Out"), "unknown": _l("Unknown")}
+KIND_LABELS = {"granted": _l("Granted"), "refused": _l("Refused")}
+
+# What a job is about.
+SUBJECT_LABELS = {"visit": _l("Visit"), "import": _l("Guest list"), "event": _l("Event")}
+
+# Keys and words of a job's result (its details page).
+RESULT_LABELS = {
+    "visit": _l("visit"),
+    "outcome": _l("outcome"),
+    "state": _l("state"),
+    "person": _l("person"),
+    "hik_person_id": _l("HikCentral person id"),
+    "delivery": _l("delivery"),
+    "attempts": _l("attempts"),
+    "value": _l("value"),
+    "import": _l("guest list"),
+    "total": _l("total"),
+    "done": _l("done"),
+    "enrolled_now": _l("enrolled now"),
+    "failed": _l("failed"),
+    "failed_now": _l("failed now"),
+    "enrolled": _l("enrolled"),
+    "unchanged": _l("unchanged"),
+    "skipped": _l("skipped"),
+    "expired": _l("expired"),
+    "revoked": _l("revoked"),
+    "revoked_after_change": _l("revoked after a change"),
+    "nothing_to_revoke": _l("nothing to revoke"),
+    "reapplied": _l("delivered again"),
+    "updated": _l("updated"),
+    "created": _l("created"),
+    "found": _l("found"),
+    "applied": _l("applied"),
+    "pending": _l("pending"),
+    "deleted": _l("deleted"),
+    "granted": _l("granted"),
+}
+
+# Guest list (GuestImport) state -> its words.
+IMPORT_STATE_LABELS = {
+    "validated": _l("Checked, waiting for import"),
+    "confirmed": _l("Confirmed"),
+    "enrolling": _l("Enrolling"),
+    "done": _l("Done"),
+    "expired": _l("Expired"),
+}
+
+ROLE_LABELS = {
+    "host": _l("Host"),
+    "organizer": _l("Organizer"),
+    "security": _l("Security"),
+    "admin": _l("Admin"),
 }
 
 
@@ -48,7 +117,54 @@ def page_url(number, param="page"):
 def state_label(state):
     """A human label for a visit or job state."""
     state = str(state or "")
-    return STATE_LABELS.get(state, state.replace("_", " ").capitalize())
+    return str(STATE_LABELS.get(state, state.replace("_", " ").capitalize()))
+
+
+def job_kind_label(kind):
+    """What a job does, in the viewer's language."""
+    kind = str(kind or "")
+    return str(JOB_KIND_LABELS.get(kind, kind.replace("_", " ").capitalize()))
+
+
+def subject_label(subject_type):
+    subject_type = str(subject_type or "")
+    return str(SUBJECT_LABELS.get(subject_type, subject_type.capitalize()))
+
+
+def result_label(word):
+    """A key or word of a job's result in the viewer's language (others as they are)."""
+    word = str(word or "")
+    return str(RESULT_LABELS.get(word, word.replace("_", " ")))
+
+
+def direction_label(direction):
+    return str(DIRECTION_LABELS.get(direction or "unknown", DIRECTION_LABELS["unknown"]))
+
+
+def import_state_label(state):
+    """A guest list's state in the viewer's language."""
+    state = str(state or "")
+    return str(IMPORT_STATE_LABELS.get(state, state.replace("_", " ").capitalize()))
+
+
+# A role inside a sentence ("... was added as organizer").
+ROLE_WORDS = {
+    "host": _l("host"),
+    "organizer": _l("organizer"),
+    "security": _l("security"),
+    "admin": _l("admin"),
+}
+
+
+def role_word(role):
+    role = str(role or "")
+    return str(ROLE_WORDS.get(role, role))
+
+
+def role_label(role):
+    """A role's name in the viewer's language."""
+    role = str(role or "")
+    return str(ROLE_LABELS.get(role, role.capitalize()))
 
 
 def register(app):
@@ -56,3 +172,9 @@ def register(app):
     app.add_template_global(nav_active)
     app.add_template_global(page_url)
     app.add_template_filter(state_label, "state_label")
+    app.add_template_filter(role_label, "role_label")
+    app.add_template_filter(import_state_label, "import_state_label")
+    app.add_template_filter(job_kind_label, "job_kind_label")
+    app.add_template_filter(direction_label, "direction_label")
+    app.add_template_filter(subject_label, "subject_label")
+    app.add_template_filter(result_label, "result_label")

@@ -17,6 +17,7 @@ from flask import current_app
 from rq import Queue, Retry
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import JobRecord, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ RETRIED_BY_DEFAULT = {
     "jobs.events.revoke_event_guests",
 }
 
-QUEUE_DOWN_MESSAGE = "The job queue is not reachable; try again in a minute."
+QUEUE_DOWN_MESSAGE = N_("The job queue is not reachable; try again in a minute.")
 
 
 class QueueUnavailable(RuntimeError):

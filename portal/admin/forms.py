@@ -1,5 +1,6 @@
 """Forms of the admin blueprint."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -12,28 +13,29 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from portal.layout import ROLE_LABELS as ROLE_WORDS
 from portal.models import Role
 
-ROLE_LABELS = [(role.value, role.value.capitalize()) for role in Role]
+ROLE_LABELS = [(role.value, ROLE_WORDS[role.value]) for role in Role]
 ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLE_LABELS]
 
 
 class UserCreateForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(
-        "Email",
+        _l("Email"),
         # The address itself is checked by the accounts service (internal domains allowed).
         validators=[DataRequired(), Length(max=254)],
     )
-    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.HOST.value)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.HOST.value)
     password = PasswordField(
-        "Password", validators=[DataRequired()], description="At least 10 characters."
+        _l("Password"), validators=[DataRequired()], description=_l("At least 10 characters.")
     )
-    submit = SubmitField("Add user")
+    submit = SubmitField(_l("Add user"))
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class ActionForm(FlaskForm):
@@ -43,5 +45,5 @@ class ActionForm(FlaskForm):
 class CheckForm(FlaskForm):
     """The connection self-test; ``write`` also enrolls and deletes a test person."""
 
-    write = BooleanField("Also enroll and delete a test person")
-    submit = SubmitField("Run the self-test")
+    write = BooleanField(_l("Also enroll and delete a test person"))
+    submit = SubmitField(_l("Run the self-test"))

@@ -4,9 +4,12 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from portal import layout
 from portal.admin.forms import ROLE_LABELS, ActionForm, CheckForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
@@ -37,7 +40,14 @@ def users():
         except accounts.AccountError as error:
             getattr(form, error.field or "email").errors.append(error.message)
         else:
-            flash(f"User {user.email} was added as {user.role}.", "success")
+            flash(
+                _(
+                    "User %(email)s was added as %(role)s.",
+                    email=user.email,
+                    role=layout.role_word(user.role),
+                ),
+                "success",
+            )
             return redirect(url_for("admin.users"))
     status = 400 if form.errors else 200
     page = db.paginate(
@@ -65,14 +75,17 @@ def change_role(user_id):
     user = _target_user(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the listed roles.", "error")
+        flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for("admin.users"))
     try:
         accounts.set_role(user, form.role.data, by=current_user)
     except accounts.AccountError as error:
         flash(error.message, "error")
     else:
-        flash(f"{user.name} is now {user.role}.", "success")
+        flash(
+            _("%(name)s is now %(role)s.", name=user.name, role=layout.role_word(user.role)),
+            "success",
+        )
     return redirect(url_for("admin.users"))
 
 
@@ -81,14 +94,19 @@ def change_role(user_id):
 def set_active(user_id, action):
     user = _target_user(user_id)
     if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.users"))
     try:
         accounts.set_active(user, action == "enable", by=current_user)
     except accounts.AccountError as error:
         flash(error.message, "error")
     else:
-        flash(f"{user.name} was {action}d.", "success")
+        flash(
+            _("%(name)s was enabled.", name=user.name)
+            if action == "enable"
+            else _("%(name)s was disabled.", name=user.name),
+            "success",
+        )
     return redirect(url_for("admin.users"))
 
 
@@ -107,20 +125,20 @@ def public_url(url):
 def friendly_error(error):
     """One sentence for an admin about a failed HikCentral call (never the exception text)."""
     if isinstance(error, hik_errors.AuthenticationError):
-        return (
+        return _(
             "HikCentral refused the portal's credentials: check HIKCENTRAL_APP_KEY and "
             "HIKCENTRAL_APP_SECRET and the partner's permissions."
         )
     if isinstance(error, hik_errors.RateLimitedError | hik_errors.RateLimitTimeout):
-        return "HikCentral is busy (rate limit reached); try again in a minute."
+        return _("HikCentral is busy (rate limit reached); try again in a minute.")
     if isinstance(error, hik_errors.UnavailableError):
-        return (
+        return _(
             "HikCentral could not be reached: check that it is running and that "
             "HIKCENTRAL_URL is right."
         )
     if isinstance(error, hik_errors.UnsupportedError):
-        return "This HikCentral version does not offer a call the portal needs."
-    return "HikCentral answered with an error; the details are in the server log."
+        return _("This HikCentral version does not offer a call the portal needs.")
+    return _("HikCentral answered with an error; the details are in the server log.")
 
 
 class _OneAttempt:
@@ -165,7 +183,7 @@ def connection():
 def run_check():
     form = CheckForm()
     if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.connection"))
     report = connection_service.self_test(_client(), current_app.config, write=form.write.data)
     return _connection_page(report=report, check_form=form)
@@ -199,23 +217,23 @@ def _connection_page(report=None, check_form=None):
 @role_required(Role.ADMIN)
 def run_sync():
     if not ActionForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.connection"))
     try:
         counts = sync.sync_access_levels_and_doors(_client())
     except hik_errors.HikvisionError as error:
         db.session.rollback()
         log.warning("sync from HikCentral failed: %s", error)
-        flash(f"Sync failed. {friendly_error(error)}", "error")
+        flash(_("Sync failed. %(why)s", why=friendly_error(error)), "error")
     else:
         flash(sync.describe(counts), "success")
     return redirect(url_for("admin.connection"))
 
 
 DOOR_DIRECTIONS = {
-    "entry": "Entry: every pass is an arrival",
-    "exit": "Exit: every pass is a departure",
-    "both": "Both: the reader says which way (inAndOutType)",
+    "entry": _l("Entry: every pass is an arrival"),
+    "exit": _l("Exit: every pass is a departure"),
+    "both": _l("Both: the reader says which way (inAndOutType)"),
 }
 
 
@@ -226,7 +244,7 @@ def door_direction(door_id):
     door = db.get_or_404(Door, door_id)
     direction = request.form.get("direction")
     if not ActionForm().validate_on_submit() or direction not in DOOR_DIRECTIONS:
-        flash("Choose entry, exit or both.", "error")
+        flash(_("Choose entry, exit or both."), "error")
         return redirect(url_for("admin.connection"))
     door.direction = direction
     db.session.commit()

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from portal.api.errors import ApiError
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import User, hash_token
 
 
@@ -31,14 +32,14 @@ def authenticate():
     token = bearer_token(header)
     if token is None:
         message = (
-            "The Authorization header must be 'Bearer <token>'."
+            N_("The Authorization header must be 'Bearer <token>'.")
             if header
-            else "A valid API token is required."
+            else N_("A valid API token is required.")
         )
         raise ApiError(401, message)
     user = user_for_token(token)
     if user is None:
-        raise ApiError(401, "The API token is not valid or the account is disabled.")
+        raise ApiError(401, N_("The API token is not valid or the account is disabled."))
     g.api_user = user
     # Flask-Login reads g._login_user: pin it to the token's user so that nothing in
     # this request can fall back to a user remembered by the session cookie.

@@ -3,17 +3,21 @@
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from portal.i18n import N_, shown
+
+# English unless the client's Accept-Language asks for another offered language (portal/i18n.py).
 MESSAGES = {
-    400: "The request is not valid.",
-    401: "A valid API token is required.",
-    403: "Your role does not allow this action.",
-    404: "Not found.",
-    405: "This method is not allowed on this resource.",
-    413: "The request body is larger than allowed.",
-    409: "The resource's state does not allow this action.",
-    500: "Something went wrong on our side. The error has been logged.",
-    503: "The service is briefly unavailable; try again in a minute.",
+    400: N_("The request is not valid."),
+    401: N_("A valid API token is required."),
+    403: N_("Your role does not allow this action."),
+    404: N_("Not found."),
+    405: N_("This method is not allowed on this resource."),
+    413: N_("The request body is larger than allowed."),
+    409: N_("The resource's state does not allow this action."),
+    500: N_("Something went wrong on our side. The error has been logged."),
+    503: N_("The service is briefly unavailable; try again in a minute."),
 }
+FAILED = N_("The request failed.")
 
 
 class ApiError(Exception):
@@ -22,14 +26,18 @@ class ApiError(Exception):
     def __init__(self, status, message=None, fields=None):
         super().__init__(message)
         self.status = status
-        self.message = message or MESSAGES.get(status, "The request failed.")
+        self.message = message or MESSAGES.get(status, FAILED)
         self.fields = fields or {}
 
 
 def json_error(status, message=None, fields=None):
     """A JSON error response."""
     response = jsonify(
-        error=message or MESSAGES.get(status, "The request failed."), fields=fields or {}
+        error=shown(message or MESSAGES.get(status, FAILED)),
+        fields={
+            name: shown(text) if isinstance(text, str) else text
+            for name, text in (fields or {}).items()
+        },
     )
     response.status_code = status
     if status == 401:

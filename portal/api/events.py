@@ -7,6 +7,7 @@ from portal.api.errors import ApiError
 from portal.api.schemas import iso, job_link, parse_window
 from portal.api.views import bp, invalid, json_body
 from portal.extensions import db
+from portal.i18n import N_, shown
 from portal.models import AccessLevel, Event, GuestImport, Role
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
@@ -83,7 +84,7 @@ def managed_event(event_id):
     require_role(Role.ORGANIZER)
     event = db.session.get(Event, event_id)
     if event is None or not event_service.can_manage(api_user(), event):
-        raise ApiError(404, "No such event.")
+        raise ApiError(404, N_("No such event."))
     return event
 
 
@@ -91,7 +92,7 @@ def managed_import(import_id):
     require_role(Role.ORGANIZER)
     guest_import = db.session.get(GuestImport, import_id)
     if guest_import is None or not event_service.can_manage(api_user(), guest_import.event):
-        raise ApiError(404, "No such import.")
+        raise ApiError(404, N_("No such import."))
     return guest_import
 
 
@@ -100,14 +101,14 @@ def _event_fields(data):
     for name in ("name", "location"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
-            errors[name] = "Must be a string."
+            errors[name] = N_("Must be a string.")
         fields[name] = value if isinstance(value, str) else None
     parse_window(data, fields, errors)
     level = data.get("access_level")
     if level is None:
-        errors["access_level"] = "This field is required."
+        errors["access_level"] = N_("This field is required.")
     elif isinstance(level, bool) or not isinstance(level, int):
-        errors["access_level"] = "Must be the id (an integer) of an access level."
+        errors["access_level"] = N_("Must be the id (an integer) of an access level.")
     else:
         fields["access_level"] = db.session.get(AccessLevel, level)
     return fields, errors
@@ -127,6 +128,7 @@ def create_event():
 
 
 def _sheet_error(message, field, rows=()):
+    message = shown(message)
     response = jsonify(error=message, fields={field: message}, rows=list(rows))
     response.status_code = 400
     return response
@@ -137,7 +139,7 @@ def upload_import(event_id):
     event = managed_event(event_id)
     if request.mimetype != "multipart/form-data":
         return _sheet_error(
-            "Send the guest sheet as multipart/form-data with a file part named file.", "file"
+            N_("Send the guest sheet as multipart/form-data with a file part named file."), "file"
         )
     try:
         guest_import = import_service.stage_import(

@@ -4,6 +4,7 @@ from flask import request, url_for
 
 from portal.api.errors import ApiError
 from portal.extensions import db
+from portal.i18n import N_
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -18,9 +19,12 @@ def _positive_int(name, default, maximum=None):
     except ValueError:
         value = 0
     if value < 1 or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
+        if maximum is None:
+            field = N_("Must be an integer from 1.")
+        else:
+            field = N_("Must be an integer from 1 and at most %(max)d.") % {"max": maximum}
         raise ApiError(
-            400, f"The {name} parameter is not valid.", {name: f"Must be an integer from 1{upper}."}
+            400, N_("The %(name)s parameter is not valid.") % {"name": name}, {name: field}
         )
     return value
 

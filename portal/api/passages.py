@@ -13,6 +13,7 @@ from portal.api.paging import page_args
 from portal.api.schemas import iso, parse_datetime
 from portal.api.views import bp
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import Door, PassageKind, Role, utcnow
 from portal.services import passages as passage_service
 
@@ -67,7 +68,7 @@ def _int_arg(name, problems):
     try:
         return int(raw)
     except ValueError:
-        problems[name] = "Must be an integer id."
+        problems[name] = N_("Must be an integer id.")
         return None
 
 
@@ -80,7 +81,7 @@ def _door_arg(problems):
     if door is None and raw.isdigit():
         door = db.session.get(Door, int(raw))
     if door is None:
-        problems["door"] = "No such door."
+        problems["door"] = N_("No such door.")
         return None
     return door.id
 
@@ -96,7 +97,7 @@ def filters_from_args():
         kind=_choice_arg("kind", KINDS, problems),
     )
     if problems:
-        raise ApiError(400, "Some parameters are not valid.", problems)
+        raise ApiError(400, N_("Some parameters are not valid."), problems)
     return filters
 
 

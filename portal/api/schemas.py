@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 from flask import url_for
 
+from portal.i18n import N_
+
 GUEST_FIELDS = ("full_name", "email", "phone", "company")
 # The services name guest fields without their "guest." prefix.
 SERVICE_FIELD_NAMES = {name: f"guest.{name}" for name in GUEST_FIELDS}
@@ -23,13 +25,13 @@ def iso(value):
 def parse_datetime(value):
     """``(aware UTC datetime, None)`` from ISO 8601 with an offset, else ``(None, message)``."""
     if not isinstance(value, str):
-        return None, "Must be an ISO 8601 date-time string, e.g. 2030-01-31T09:00:00+03:00."
+        return None, N_("Must be an ISO 8601 date-time string, e.g. 2030-01-31T09:00:00+03:00.")
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        return None, "Is not an ISO 8601 date-time, e.g. 2030-01-31T09:00:00+03:00."
+        return None, N_("Is not an ISO 8601 date-time, e.g. 2030-01-31T09:00:00+03:00.")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return None, "Must include a UTC offset, e.g. +03:00 or Z."
+        return None, N_("Must include a UTC offset, e.g. +03:00 or Z.")
     return parsed.astimezone(UTC), None
 
 
@@ -37,15 +39,15 @@ def _text(value):
     """``(value, error)``: text fields take a string or null (the service cleans and checks it)."""
     if value is None or isinstance(value, str):
         return value, None
-    return None, "Must be a string."
+    return None, N_("Must be a string.")
 
 
 def _parse_guest(guest, fields, errors):
     if guest is None:
-        errors["guest"] = "This field is required."
+        errors["guest"] = N_("This field is required.")
         return
     if not isinstance(guest, dict):
-        errors["guest"] = "Must be an object with full_name, email, phone and company."
+        errors["guest"] = N_("Must be an object with full_name, email, phone and company.")
         return
     for name in GUEST_FIELDS:
         fields[name], error = _text(guest.get(name))
@@ -56,12 +58,12 @@ def _parse_guest(guest, fields, errors):
 def _parse_access_level(value, fields, errors):
     """The id as an int; whether such an active level exists is the service's question."""
     if value is None:
-        errors["access_level"] = "This field is required."
+        errors["access_level"] = N_("This field is required.")
         return
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)  # multipart fields are strings
     if isinstance(value, bool) or not isinstance(value, int):
-        errors["access_level"] = "Must be the id (an integer) of an access level."
+        errors["access_level"] = N_("Must be the id (an integer) of an access level.")
         return
     fields["access_level"] = value
 
@@ -71,7 +73,7 @@ def parse_window(data, fields, errors, *, required=True):
     for name in ("starts_at", "ends_at"):
         if data.get(name) is None:
             if required:
-                errors[name] = "This field is required."
+                errors[name] = N_("This field is required.")
             continue
         fields[name], error = parse_datetime(data[name])
         if error:
@@ -83,19 +85,19 @@ def decode_photo(value):
     if value is None or value == "":
         return None, None
     if not isinstance(value, str):
-        return None, "Must be a base64-encoded image string."
+        return None, N_("Must be a base64-encoded image string.")
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
     try:
         return base64.b64decode("".join(value.split()), validate=True), None
     except (binascii.Error, ValueError):
-        return None, "Is not valid base64."
+        return None, N_("Is not valid base64.")
 
 
 def parse_visit_payload(data, photo=None):
     """``(fields, errors)`` for a new visit from a JSON object (``photo`` overrides its base64)."""
     if not isinstance(data, dict):
-        return {}, {"body": "Must be a JSON object."}
+        return {}, {"body": N_("Must be a JSON object.")}
     fields, errors = {}, {}
     _parse_guest(data.get("guest"), fields, errors)
     parse_window(data, fields, errors)
@@ -123,14 +125,14 @@ def form_to_payload(form):
 def parse_window_payload(data):
     """``(fields, errors)`` for a change of a visit's window: starts_at and/or ends_at."""
     if not isinstance(data, dict):
-        return {}, {"body": "Must be a JSON object."}
+        return {}, {"body": N_("Must be a JSON object.")}
     fields, errors = {}, {}
     unknown = sorted(set(data) - {"starts_at", "ends_at"})
     for name in unknown:
-        errors[name] = "Cannot be changed; only starts_at and ends_at can."
+        errors[name] = N_("Cannot be changed; only starts_at and ends_at can.")
     parse_window(data, fields, errors, required=False)
     if not fields and not errors:
-        errors["body"] = "Give starts_at, ends_at or both."
+        errors["body"] = N_("Give starts_at, ends_at or both.")
     return fields, errors
 
 

@@ -19,6 +19,7 @@ from portal.api.schemas import (
     visit_to_dict,
 )
 from portal.extensions import csrf, db
+from portal.i18n import N_
 from portal.models import AccessLevel, JobRecord, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import jobs as job_service
@@ -38,14 +39,16 @@ def json_body():
     # force: a client that forgot the Content-Type still gets its JSON read, or a clear 400.
     data = request.get_json(force=True, silent=True)
     if data is None:
-        raise ApiError(400, "The body is not valid JSON.", {"body": "Is not valid JSON."})
+        raise ApiError(400, N_("The body is not valid JSON."), {"body": N_("Is not valid JSON.")})
     if not isinstance(data, dict):
-        raise ApiError(400, "The body must be a JSON object.", {"body": "Must be a JSON object."})
+        raise ApiError(
+            400, N_("The body must be a JSON object."), {"body": N_("Must be a JSON object.")}
+        )
     return data
 
 
 def invalid(fields):
-    return ApiError(400, "Some fields are not valid.", fields)
+    return ApiError(400, N_("Some fields are not valid."), fields)
 
 
 @contextmanager
@@ -65,14 +68,14 @@ def visible_visit(visit_id):
     """The visit if the token's user may see it; 404 otherwise (even when it exists)."""
     visit = db.session.get(Visit, visit_id)
     if visit is None or not visit_service.can_view(api_user(), visit):
-        raise ApiError(404, "No such visit.")
+        raise ApiError(404, N_("No such visit."))
     return visit
 
 
 def changeable_visit(visit_id):
     visit = visible_visit(visit_id)
     if not visit_service.can_change(api_user(), visit):
-        raise ApiError(403, "You may not change this visit.")
+        raise ApiError(403, N_("You may not change this visit."))
     return visit
 
 
@@ -99,8 +102,8 @@ def list_visits():
         if state not in VISIT_STATES:
             raise ApiError(
                 400,
-                "The state parameter is not valid.",
-                {"state": "Must be one of " + ", ".join(VISIT_STATES) + "."},
+                N_("The state parameter is not valid."),
+                {"state": N_("Must be one of %(states)s.") % {"states": ", ".join(VISIT_STATES)}},
             )
         statement = statement.where(Visit.state == state)
     statement = statement.options(selectinload(Visit.guest)).order_by(Visit.id.desc())
@@ -175,7 +178,7 @@ def cancel_visit(visit_id):
 def get_job(job_id):
     record = db.session.get(JobRecord, job_id)
     if record is None or not job_service.can_view(api_user(), record):
-        raise ApiError(404, "No such job.")
+        raise ApiError(404, N_("No such job."))
     return job_service.job_to_dict(record)
 
 

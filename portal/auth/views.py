@@ -3,17 +3,20 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import layout
-from portal.auth.forms import LoginForm, PasswordForm, TokenForm
+from portal.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
 from portal.extensions import db, login_manager
 from portal.models import User
 from portal.services import accounts
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_FAILED = "Email or password is incorrect."
+LOGIN_FAILED = _l("Email or password is incorrect.")
 
 
 @login_manager.user_loader
@@ -60,16 +63,17 @@ def login():
 @login_required
 def logout():
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
-def render_profile(*, token=None, password_form=None, status=200):
+def render_profile(*, token=None, password_form=None, language_form=None, status=200):
     response = render_template(
         "auth/profile.html",
         token=token,
         token_form=TokenForm(),
         password_form=password_form or PasswordForm(),
+        language_form=language_form or LanguageForm(language=current_user.language or ""),
     )
     headers = {"Cache-Control": "no-store"} if token else {}
     return response, status, headers
@@ -86,7 +90,7 @@ def profile():
 def rotate_token():
     form = TokenForm()
     if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("auth.profile"))
     had_token = current_user.api_token_hash is not None
     token = accounts.rotate_token(current_user)
@@ -106,6 +110,22 @@ def change_password():
         except accounts.AccountError as error:
             getattr(form, error.field or "new_password").errors.append(error.message)
         else:
-            flash("Your password was changed.", "success")
+            flash(_("Your password was changed."), "success")
             return redirect(url_for("auth.profile"))
     return render_profile(password_form=form, status=400)
+
+
+@bp.post("/profile/language")
+@login_required
+def change_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_language(current_user, form.language.data)
+        except accounts.AccountError as error:
+            form.language.errors.append(error.message)
+        else:
+            refresh()
+            flash(_("Your language was saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_profile(language_form=form, status=400)

@@ -4,11 +4,13 @@ discard."""
 import math
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
+from portal.i18n import current_language, shown
 from portal.models import GuestImport, Role
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
@@ -117,7 +119,11 @@ def show_import(import_id):
 def import_errors_csv(import_id):
     guest_import = load_import(import_id)
     return Response(
-        errors_csv(guest_import.errors or []),
+        errors_csv(
+            guest_import.errors or [],
+            headers=(_("row"), _("column"), _("message")),
+            say=shown,
+        ),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="import-{guest_import.id}-errors.csv"',
@@ -136,10 +142,13 @@ def confirm_import(import_id):
         flash(error.message, "warning")
     except QueueUnavailable:
         flash(
-            f"The guests are saved, but enrollment could not start. {QUEUE_DOWN_MESSAGE}", "error"
+            _("The guests are saved, but enrollment could not start.")
+            + " "
+            + shown(QUEUE_DOWN_MESSAGE),
+            "error",
         )
     else:
-        flash("Guest list confirmed: enrollment has started.", "success")
+        flash(_("Guest list confirmed: enrollment has started."), "success")
     return redirect(url_for("events.show_import", import_id=import_id))
 
 
@@ -154,7 +163,7 @@ def retry_import(import_id):
     except QueueUnavailable:
         flash(QUEUE_DOWN_MESSAGE, "error")
     else:
-        flash("Enrollment of the remaining guests has started again.", "success")
+        flash(_("Enrollment of the remaining guests has started again."), "success")
     return redirect(url_for("events.show_import", import_id=import_id))
 
 
@@ -168,7 +177,10 @@ def discard_import(import_id):
     except import_service.ImportStateError as error:
         flash(error.message, "warning")
         return redirect(url_for("events.show_import", import_id=import_id))
-    flash(f"The upload {filename} was discarded; no guest was registered from it.", "success")
+    flash(
+        _("The upload %(name)s was discarded; no guest was registered from it.", name=filename),
+        "success",
+    )
     return redirect(url_for("events.show", event_id=event_id))
 
 
@@ -177,7 +189,8 @@ def discard_import(import_id):
 def import_template(fmt):
     if fmt not in TEMPLATE_TYPES:
         abort(404)
-    language = "ru" if request.args.get("lang") == "ru" else "en"
+    # The viewer's language unless the link asks for another (?lang=en|ru).
+    language = request.args.get("lang") or current_language()
     build = template_csv if fmt == "csv" else template_xlsx
     data = build(language=language, timezone=current_app.config["TIMEZONE"])
     return Response(

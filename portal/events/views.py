@@ -1,16 +1,20 @@
 """Views of the events blueprint: organizers' events and their guest lists."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.auth.roles import role_required
 from portal.events.forms import EventForm
 from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
+from portal.i18n import shown
 from portal.models import AccessLevel, Event, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import passages as passage_service
+from portal.visits.forms import CHOOSE
 
 bp = Blueprint("events", __name__)
 
@@ -24,7 +28,7 @@ def load_event(event_id):
 
 def event_form(event=None):
     form = EventForm(obj=None)
-    form.access_level.choices = [(0, "Choose…")] + [
+    form.access_level.choices = [(0, CHOOSE)] + [
         (level.id, level.name) for level in event_service.active_access_levels()
     ]
     if event is not None and request.method == "GET":
@@ -68,7 +72,10 @@ def new():
         except event_service.EventValidationError as error:
             show_errors(form, error.fields)
         else:
-            flash(f"Event “{event.name}” created. Upload its guest list next.", "success")
+            flash(
+                _("Event “%(name)s” created. Upload its guest list next.", name=event.name),
+                "success",
+            )
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=None)
 
@@ -88,7 +95,9 @@ def edit(event_id):
             show_errors(form, error.fields)
         except QueueUnavailable:
             flash(
-                f"The event is saved; its guests' doors are not yet. {QUEUE_DOWN_MESSAGE}",
+                _("The event is saved; its guests' doors are not yet.")
+                + " "
+                + shown(QUEUE_DOWN_MESSAGE),
                 "warning",
             )
             return redirect(url_for("events.show", event_id=event.id))
@@ -101,10 +110,13 @@ def edit(event_id):
 def saved_sentence(change):
     """What saving an event did, in one sentence."""
     if not change.guests:
-        return "Event saved."
-    guests = f"{change.guests} guest{'' if change.guests == 1 else 's'}"
-    doors = " HikCentral is being updated." if change.job else ""
-    return f"Event saved. {guests} moved with the event's time.{doors}"
+        return _("Event saved.")
+    said = ngettext(
+        "Event saved. %(num)d guest moved with the event's time.",
+        "Event saved. %(num)d guests moved with the event's time.",
+        change.guests,
+    )
+    return " ".join((said, _("HikCentral is being updated."))) if change.job else said
 
 
 @bp.post("/events/<int:event_id>/cancel")
@@ -117,13 +129,20 @@ def cancel(event_id):
         flash(error.message, "warning")
     except QueueUnavailable:
         flash(
-            f"The event is cancelled, but its guests still have access. {QUEUE_DOWN_MESSAGE}",
+            _("The event is cancelled, but its guests still have access.")
+            + " "
+            + shown(QUEUE_DOWN_MESSAGE),
             "error",
         )
     else:
-        guests = f"{change.guests} guest{'' if change.guests == 1 else 's'}"
-        doors = " Their access is being removed." if change.job else ""
-        flash(f"The event was cancelled with its {guests}.{doors}", "success")
+        said = ngettext(
+            "The event was cancelled with its %(num)d guest.",
+            "The event was cancelled with its %(num)d guests.",
+            change.guests,
+        )
+        if change.job:
+            said = " ".join((said, _("Their access is being removed.")))
+        flash(said, "success")
     return redirect(url_for("events.show", event_id=event.id))
 
 

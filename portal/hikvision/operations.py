@@ -26,6 +26,7 @@ from portal.hikvision.errors import (
     UnavailableError,
     UnsupportedError,
 )
+from portal.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +204,11 @@ def _pages(client, path, body, *, page_size=PAGE_SIZE):
 
 PHOTO_WORDS = ("face", "photo", "picture", "image", "pic")
 PHOTO_REASONS = (
-    (("no face", "not detect", "no human", "face not found"), "no face could be found"),
-    (("too small", "small", "resolution too low", "low resolution"), "it is too small"),
-    (("too large", "too big", "larger", "exceed", " kb", "size"), "it is too large"),
-    (("format", "decode", "invalid", "not a jpeg", "base64"), "it is not a readable JPEG"),
-    (("quality", "blur", "dark"), "its quality is too low"),
+    (("no face", "not detect", "no human", "face not found"), N_("no face could be found")),
+    (("too small", "small", "resolution too low", "low resolution"), N_("it is too small")),
+    (("too large", "too big", "larger", "exceed", " kb", "size"), N_("it is too large")),
+    (("format", "decode", "invalid", "not a jpeg", "base64"), N_("it is not a readable JPEG")),
+    (("quality", "blur", "dark"), N_("its quality is too low")),
 )
 
 
@@ -220,25 +221,26 @@ def _detail(exc):
 def _bad_request_sentence(detail):
     if any(word in detail for word in PHOTO_WORDS):
         reasons = [text for words, text in PHOTO_REASONS if any(w in detail for w in words)]
-        suffix = f": {reasons[0]}" if reasons else ""
-        return f"HikCentral refused the photo{suffix}."
+        if reasons:
+            return N_("HikCentral refused the photo: %(reason)s.") % {"reason": reasons[0]}
+        return N_("HikCentral refused the photo.")
     if "time" in detail:
-        return "HikCentral refused the visit's start or end time."
+        return N_("HikCentral refused the visit's start or end time.")
     if "org" in detail:
-        return "HikCentral does not know the organization configured for guests."
+        return N_("HikCentral does not know the organization configured for guests.")
     if "not exist" in detail and "group" not in detail:
-        return "HikCentral does not know this guest (any more)."
+        return N_("HikCentral does not know this guest (any more).")
     if "privilegegroup" in detail or "group" in detail:
-        return "HikCentral does not know this access level."
+        return N_("HikCentral does not know this access level.")
     if "phone" in detail:
-        return "HikCentral refused the guest's phone number."
+        return N_("HikCentral refused the guest's phone number.")
     if "email" in detail or "mail" in detail:
-        return "HikCentral refused the guest's e-mail address."
+        return N_("HikCentral refused the guest's e-mail address.")
     if "name" in detail:
-        return "HikCentral refused the guest's name."
+        return N_("HikCentral refused the guest's name.")
     if "personcode" in detail or "code" in detail:
-        return "HikCentral refused the guest's person code."
-    return "HikCentral refused the request as invalid."
+        return N_("HikCentral refused the guest's person code.")
+    return N_("HikCentral refused the request as invalid.")
 
 
 def describe(exc):
@@ -247,21 +249,23 @@ def describe(exc):
         return _bad_request_sentence(_detail(exc))
     if isinstance(exc, NotFoundError):
         if "group" in _detail(exc):
-            return "HikCentral does not know this access level."
+            return N_("HikCentral does not know this access level.")
         if "person" in _detail(exc):
-            return "HikCentral does not know this guest (any more)."
-        return "HikCentral no longer knows this guest or access level."
+            return N_("HikCentral does not know this guest (any more).")
+        return N_("HikCentral no longer knows this guest or access level.")
     if isinstance(exc, AuthenticationError):
-        return "Gatehouse could not sign in to HikCentral; an administrator must check the keys."
+        return N_(
+            "Gatehouse could not sign in to HikCentral; an administrator must check the keys."
+        )
     if isinstance(exc, UnsupportedError):
-        return "This HikCentral version does not support this operation."
+        return N_("This HikCentral version does not support this operation.")
     if isinstance(exc, RateLimitedError | RateLimitTimeout):
-        return "HikCentral is busy right now; this will be tried again."
+        return N_("HikCentral is busy right now; this will be tried again.")
     if isinstance(exc, UnavailableError):
-        return "HikCentral could not be reached or did not answer in time; it will be retried."
+        return N_("HikCentral could not be reached or did not answer in time; it will be retried.")
     if isinstance(exc, ProtocolError):
-        return "HikCentral gave an answer Gatehouse could not read."
-    return "HikCentral refused the request."
+        return N_("HikCentral gave an answer Gatehouse could not read.")
+    return N_("HikCentral refused the request.")
 
 
 def _failure(key, exc, person_id=None):
@@ -559,7 +563,7 @@ def _ensure_one(client, spec, org_code):
                 return _failure(key, refusal)
         if person is None:
             return ItemResult(
-                key, False, error="HikCentral did not confirm the new guest.", transient=True
+                key, False, error=N_("HikCentral did not confirm the new guest."), transient=True
             )
         return _adopt(client, spec, person, "adopted")
     except HikvisionError as exc:

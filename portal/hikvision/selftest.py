@@ -28,6 +28,7 @@ from portal.hikvision.errors import (
     UnavailableError,
     UnsupportedError,
 )
+from portal.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,15 @@ class Report:
     @property
     def verdict_sentence(self):
         if self.left_behind:
-            return "Not ready: the test person could not be deleted; remove it on HikCentral."
+            return N_("Not ready: the test person could not be deleted; remove it on HikCentral.")
         failed = next((s for s in self.steps if s.outcome == Outcome.FAILED), None)
         if failed is not None:
-            return f"Not ready: {failed.meaning}"
+            return N_("Not ready: %(why)s") % {"why": failed.meaning}
         if self.verdict == Verdict.READY_WITH_WARNINGS:
-            return "Ready, with the warnings above: visitors can be enrolled."
-        scope = "enrolling a test person worked end to end" if self.write else "reads work"
-        return f"Ready: {scope}."
+            return N_("Ready, with the warnings above: visitors can be enrolled.")
+        if self.write:
+            return N_("Ready: enrolling a test person worked end to end.")
+        return N_("Ready: reads work.")
 
 
 class _Once:
@@ -104,29 +106,29 @@ def _cause(exc):
     """One sentence naming the cause of a failed call, for an administrator."""
     if isinstance(exc, TlsError):
         if "HIKCENTRAL_TLS_FINGERPRINT;" in exc.message or "does not match" in exc.message:
-            return (
+            return N_(
                 "HikCentral's certificate does not match HIKCENTRAL_TLS_FINGERPRINT; nothing "
                 "was sent."
             )
-        return (
+        return N_(
             "The TLS handshake failed: HikCentral's certificate is not trusted (self-signed?); "
             "set HIKCENTRAL_TLS_FINGERPRINT or HIKCENTRAL_CA_BUNDLE."
         )
     if isinstance(exc, AuthenticationError):
         if exc.code == "17":
-            return "The partner key lacks permission for this API group on HikCentral."
-        return (
+            return N_("The partner key lacks permission for this API group on HikCentral.")
+        return N_(
             "HikCentral refused the portal's credentials: HIKCENTRAL_APP_KEY or "
             "HIKCENTRAL_APP_SECRET is wrong (or the partner is disabled)."
         )
     if isinstance(exc, RateLimitedError):
-        return "HikCentral is rate limiting the portal; lower HIKCENTRAL_RATE_LIMIT_CALLS."
+        return N_("HikCentral is rate limiting the portal; lower HIKCENTRAL_RATE_LIMIT_CALLS.")
     if isinstance(exc, UnavailableError):
-        return "HikCentral could not be reached or did not answer: check HIKCENTRAL_URL."
+        return N_("HikCentral could not be reached or did not answer: check HIKCENTRAL_URL.")
     if isinstance(exc, UnsupportedError):
-        return "This HikCentral version does not offer this call."
+        return N_("This HikCentral version does not offer this call.")
     if isinstance(exc, NotFoundError):
-        return "HikCentral does not know what this step named."
+        return N_("HikCentral does not know what this step named.")
     return ops.describe(exc)
 
 
@@ -166,7 +168,7 @@ class _Run:
         return value
 
     def skip(self, name, meaning):
-        self.report.steps.append(Step(name, Outcome.SKIPPED, meaning, "-", "not run"))
+        self.report.steps.append(Step(name, Outcome.SKIPPED, meaning, "-", N_("not run")))
 
 
 def test_face():
@@ -189,8 +191,8 @@ def run_check(client, *, write=False, org_code="1", code_prefix="GH", code_lengt
     run = _Run(_Once(client), report)
     reads = _reads(run, now)
     if reads is None:
-        for name in ("access levels", "doors", "door events"):
-            run.skip(name, "Not run: the version call failed.")
+        for name in (N_("access levels"), N_("doors"), "door events"):
+            run.skip(name, N_("Not run: the version call failed."))
         return report
     levels, doors = reads
     if write:
@@ -200,28 +202,34 @@ def run_check(client, *, write=False, org_code="1", code_prefix="GH", code_lengt
 
 def _reads(run, now):
     info = run.step(
-        "version",
+        N_("version"),
         lambda: ops.version(run.client),
-        lambda v: f"{v['product']} {v['version']} answers signed calls with these credentials.",
+        lambda v: (
+            N_("%(product)s %(version)s answers signed calls with these credentials.")
+            % {"product": v["product"], "version": v["version"]}
+        ),
     )
     if info is None:
         return None
     levels = run.step(
-        "access levels",
+        N_("access levels"),
         lambda: ops.list_access_levels(run.client),
         lambda found: (
-            (Outcome.OK, f"{len(found)} access levels can be offered to visitors.")
+            (
+                Outcome.OK,
+                N_("%(num)d access levels can be offered to visitors.") % {"num": len(found)},
+            )
             if found
-            else (Outcome.WARNING, "No access levels: create one for visitors on HikCentral.")
+            else (Outcome.WARNING, N_("No access levels: create one for visitors on HikCentral."))
         ),
     )
     doors = run.step(
-        "doors",
+        N_("doors"),
         lambda: ops.list_doors(run.client),
         lambda found: (
-            (Outcome.OK, f"{len(found)} doors are known.")
+            (Outcome.OK, N_("%(num)d doors are known.") % {"num": len(found)})
             if found
-            else (Outcome.WARNING, "No doors: passages cannot be followed.")
+            else (Outcome.WARNING, N_("No doors: passages cannot be followed."))
         ),
     )
     door_ids = [d.hik_id for d in doors or []][: ops.MAX_DOORS_PER_QUERY]
@@ -234,9 +242,12 @@ def _reads(run, now):
         "pageSize": 1,
     }
     run.step(
-        "door events (last hour)",
+        N_("door events (last hour)"),
         lambda: run.client.call(ops.DOOR_EVENTS, body),
-        lambda data: f"Door events can be read ({_total(data)} face passages in the last hour).",
+        lambda data: (
+            N_("Door events can be read (%(num)d face passages in the last hour).")
+            % {"num": _total(data)}
+        ),
     )
     return levels or [], doors or []
 
@@ -247,7 +258,7 @@ def _total(data):
 
 def _round_trip(run, org_code, levels, code):
     if not levels:
-        run.skip("add test person", "Not run: there is no access level to grant.")
+        run.skip(N_("add test person"), N_("Not run: there is no access level to grant."))
         return
     begin = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
     spec = ops.PersonSpec(code, TEST_NAME[0], TEST_NAME[1], begin, begin + timedelta(hours=1))
@@ -264,24 +275,25 @@ def _add(run, spec, org_code):
     body = ops._add_body(run.client, spec, org_code)
     body["faces"] = [{"faceData": ops._face_data(run.client, test_face())}]
     data = run.step(
-        "add test person with face",
+        N_("add test person with face"),
         lambda: run.client.call(ops.PERSON_ADD, body),
-        f"Persons with a face can be created (person code {spec.person_code}).",
+        N_("Persons with a face can be created (person code %(code)s).")
+        % {"code": spec.person_code},
         warn=_face_warning,
     )
     if data is None and run.report.steps[-1].outcome == Outcome.WARNING:
         body.pop("faces")
         data = run.step(
-            "add test person without face",
+            N_("add test person without face"),
             lambda: run.client.call(ops.PERSON_ADD, body),
-            "Persons can be created.",
+            N_("Persons can be created."),
         )
     return ops._text(ops._get(data, "personId")) if isinstance(data, dict) else ops._text(data)
 
 
 def _face_warning(exc):
     if isinstance(exc, BadRequestError) and "face" in (exc.server_message or "").lower():
-        return (
+        return N_(
             "HikCentral refused the test picture, which shows no real face; guests' photos "
             "are checked when they are enrolled."
         )
@@ -291,16 +303,16 @@ def _face_warning(exc):
 def _grant_and_follow(run, level_id, person_id, spec):
     body = {"privilegeGroupId": level_id, "type": ops.PERSON_TYPE, "list": [{"id": person_id}]}
     run.step(
-        "grant access level",
+        N_("grant access level"),
         lambda: run.client.call(ops.ADD_PERSONS, body),
-        "Access levels can be granted.",
+        N_("Access levels can be granted."),
     )
     run.step(
-        "reapply to devices",
+        N_("reapply to devices"),
         lambda: ops.reapply(run.client, [person_id]),
-        "Access can be pushed to the devices.",
+        N_("Access can be pushed to the devices."),
         warn=lambda exc: (
-            (
+            N_(
                 "The push to the devices failed after a good grant (seen on live servers): the "
                 "portal keeps such visits enrolled and delivery unconfirmed."
             )
@@ -310,16 +322,16 @@ def _grant_and_follow(run, level_id, person_id, spec):
     )
     item = (person_id, spec.person_code, spec.begin, spec.end + timedelta(hours=1))
     run.step(
-        "change and read back validity",
+        N_("change and read back validity"),
         lambda: ops.update_validity(run.client, [item]),
         _window_meaning,
     )
     run.step(
-        "delivery status",
+        N_("delivery status"),
         lambda: ops.summarize_delivery(
             ops.element_statuses(run.client.call(ops.DELIVERY, {"id": person_id}))
         ),
-        lambda status: f"Delivery to the devices is reported ({status}).",
+        lambda status: N_("Delivery to the devices is reported (%(status)s).") % {"status": status},
         warn=_delivery_warning,
     )
 
@@ -327,25 +339,29 @@ def _grant_and_follow(run, level_id, person_id, spec):
 def _window_meaning(results):
     [result] = results
     if not result.ok:
-        return Outcome.FAILED, result.error or "The validity change failed."
+        return Outcome.FAILED, result.error or N_("The validity change failed.")
     if not result.window_applied:
         return (
             Outcome.WARNING,
-            "HikCentral answered Success but kept the old window, even with the whole person: "
-            "changed visits will be marked 'window not applied'.",
+            N_(
+                "HikCentral answered Success but kept the old window, even with the whole "
+                "person: changed visits will be marked 'window not applied'."
+            ),
         )
     if result.action == ops.UPDATED_ON_SECOND_TRY:
         return (
             Outcome.WARNING,
-            "HikCentral kept the old window at first and took it when sent the whole person: "
-            "the portal reads every change back and does so.",
+            N_(
+                "HikCentral kept the old window at first and took it when sent the whole "
+                "person: the portal reads every change back and does so."
+            ),
         )
-    return "Validity changes are stored (read back and compared)."
+    return N_("Validity changes are stored (read back and compared).")
 
 
 def _delivery_warning(exc):
     if isinstance(exc, NotFoundError | UnsupportedError | BadRequestError):
-        return (
+        return N_(
             "HikCentral does not report the delivery of persons (a visitor-only call on live "
             "servers): visits will show delivery as not reported."
         )
@@ -354,9 +370,9 @@ def _delivery_warning(exc):
 
 def _delete(run, person_id, code):
     run.step(
-        "delete test person",
+        N_("delete test person"),
         lambda: run.client.call(ops.PERSON_DELETE, {"personId": person_id}),
-        "Persons can be deleted when visits end.",
+        N_("Persons can be deleted when visits end."),
     )
     try:
         gone = ops._lookup(run.client, code) is None

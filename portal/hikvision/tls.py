@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from requests.adapters import HTTPAdapter
 
+from portal.i18n import N_
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # OpenSSL's verify codes for a certificate that signs itself (alone, or at the top of a chain).
 SELF_SIGNED_CODES = {18, 19}
@@ -110,16 +112,18 @@ def _verify_handshake(host, port, timeout, ca_bundle):
 
 def _verify_problem(error):
     if getattr(error, "verify_code", None) in SELF_SIGNED_CODES:
-        return (
+        return N_(
             "HikCentral's certificate is self-signed, so it cannot be verified: set "
             "HIKCENTRAL_TLS_FINGERPRINT to the fingerprint shown here (after comparing it with "
             "the one on the server), or HIKCENTRAL_CA_BUNDLE to the CA that signed it."
         )
     if getattr(error, "verify_code", None) == 10:
-        return "HikCentral's certificate has expired: renew it on the server."
+        return N_("HikCentral's certificate has expired: renew it on the server.")
     if "hostname" in str(getattr(error, "verify_message", "")).lower():
-        return "HikCentral's certificate is for another host name than the one in HIKCENTRAL_URL."
-    return (
+        return N_(
+            "HikCentral's certificate is for another host name than the one in HIKCENTRAL_URL."
+        )
+    return N_(
         "HikCentral's certificate is not trusted: it was not signed by a CA this machine "
         "(or HIKCENTRAL_CA_BUNDLE) trusts."
     )
@@ -129,13 +133,16 @@ def describe_certificate(url, *, ca_bundle=None, fingerprint=None, timeout=5.0):
     """Subject, expiry and fingerprint of the server's certificate, and whether we trust it."""
     parts = urlsplit(url)
     if parts.scheme != "https":
-        return CertificateReport(problem="HIKCENTRAL_URL uses plain HTTP: nothing is encrypted.")
+        return CertificateReport(
+            problem=N_("HIKCENTRAL_URL uses plain HTTP: nothing is encrypted.")
+        )
     host, port = parts.hostname, parts.port or 443
     try:
         der = _peer_certificate(host, port, timeout)
     except (OSError, ssl.SSLError) as error:
         return CertificateReport(
-            problem=f"No TLS handshake with HikCentral was possible ({type(error).__name__})."
+            problem=N_("No TLS handshake with HikCentral was possible (%(error)s).")
+            % {"error": type(error).__name__}
         )
     cert = x509.load_der_x509_certificate(der)
     report = {
@@ -150,7 +157,7 @@ def describe_certificate(url, *, ca_bundle=None, fingerprint=None, timeout=5.0):
         problem = (
             None
             if matches
-            else (
+            else N_(
                 "The server's certificate does not match HIKCENTRAL_TLS_FINGERPRINT: the portal "
                 "sends nothing to it. Compare the fingerprint shown here with the server's."
             )
@@ -164,6 +171,8 @@ def describe_certificate(url, *, ca_bundle=None, fingerprint=None, timeout=5.0):
         return CertificateReport(**report, problem=_verify_problem(error))
     except (OSError, ssl.SSLError) as error:
         return CertificateReport(
-            **report, problem=f"The verified handshake failed ({type(error).__name__})."
+            **report,
+            problem=N_("The verified handshake failed (%(error)s).")
+            % {"error": type(error).__name__},
         )
     return CertificateReport(**report, verified=True)

@@ -1,6 +1,7 @@
 """Views of the jobs_ui blueprint: the job list, one job with live progress, its JSON twin."""
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth.roles import role_required
@@ -77,5 +78,5 @@ def retry(job_id):
     except QueueUnavailable:
         flash(QUEUE_DOWN_MESSAGE, "error")
         return redirect(url_for(".detail", job_id=record.id))
-    flash("The job was queued again.", "success")
+    flash(_("The job was queued again."), "success")
     return redirect(url_for(".detail", job_id=new.id))

@@ -14,11 +14,13 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
+from portal import i18n, layout
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_time, local_to_utc
@@ -32,8 +34,8 @@ bp = Blueprint("security", __name__, url_prefix="/security")
 PER_PAGE = 50
 EXPORT_LIMIT = 50_000
 REFRESH_SECONDS = 3
-DIRECTION_LABELS = {"in": "In", "out": "Out", "unknown": "Unknown"}
-KIND_LABELS = {"granted": "Granted", "refused": "Refused"}
+DIRECTION_LABELS = layout.DIRECTION_LABELS
+KIND_LABELS = layout.KIND_LABELS
 EXPORT_HEADERS = (
     "time",
     "door",
@@ -66,7 +68,7 @@ def _parse_local(raw):
     try:
         return local_to_utc(datetime.fromisoformat(raw.strip())), None
     except ValueError:
-        return None, "Enter a date and time like 2030-01-31T09:00."
+        return None, i18n.N_("Enter a date and time like 2030-01-31T09:00.")
 
 
 def _int(raw):
@@ -148,15 +150,17 @@ def _export_rows(filters):
         visit = p.visit
         yield (
             local_time(p.occurred_at, "%Y-%m-%d %H:%M:%S"),
-            p.door.name if p.door else (p.door_hik_id or ("By hand" if p.manual else "")),
-            DIRECTION_LABELS.get(p.direction, p.direction),
-            KIND_LABELS.get(p.kind, p.kind) + (" (by hand)" if p.manual else ""),
+            p.door.name if p.door else (p.door_hik_id or (_("By hand") if p.manual else "")),
+            str(DIRECTION_LABELS.get(p.direction, p.direction)),
+            _("%(result)s (by hand)", result=KIND_LABELS[p.kind])
+            if p.manual and p.kind in KIND_LABELS
+            else str(KIND_LABELS.get(p.kind, p.kind)),
             visit.guest.full_name if visit else "",
             (visit.guest.company or "") if visit else "",
             visit.host.name if visit else "",
             visit.event.name if visit and visit.event else "",
             visit.id if visit else "",
-            p.note or "",
+            i18n.shown(p.note) or "",
         )
 
 
@@ -263,8 +267,11 @@ def check(visit_id, action):
         db.session.rollback()
         flash(error.message, "error")
     else:
-        done = "checked in" if action == "check-in" else "checked out"
-        flash(f"{visit.guest.full_name} was {done} by hand.", "success")
+        if action == "check-in":
+            said = _("%(name)s was checked in by hand.", name=visit.guest.full_name)
+        else:
+            said = _("%(name)s was checked out by hand.", name=visit.guest.full_name)
+        flash(said, "success")
     return _back(visit)
 
 

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import Role, User, hash_token
 
 MIN_PASSWORD_LENGTH = 10
@@ -38,20 +39,24 @@ def parse_role(value):
         return Role(str(value or "").strip().lower())
     except ValueError:
         raise AccountError(
-            f"Unknown role {value!r}: choose one of {ROLE_NAMES}.", field="role"
+            N_("Unknown role '%(role)s': choose one of %(roles)s.")
+            % {"role": value, "roles": ROLE_NAMES},
+            field="role",
         ) from None
 
 
 def password_problem(password, *, email=None):
     """A sentence saying why ``password`` is too weak, or None when it is acceptable."""
     if not password:
-        return "A password is required."
+        return N_("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+        return N_("The password must have at least %(num)d characters.") % {
+            "num": MIN_PASSWORD_LENGTH
+        }
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "The password is too easy to guess."
+        return N_("The password is too easy to guess.")
     if email and password.lower() == normalize_email(email):
-        return "The password must not be the email address."
+        return N_("The password must not be the email address.")
     return None
 
 
@@ -87,17 +92,19 @@ def create_user(*, email, name, role, password):
     email = normalize_email(email)
     name = (name or "").strip()
     if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise AccountError("Enter a valid email address.", field="email")
+        raise AccountError(N_("Enter a valid email address."), field="email")
     if not name:
-        raise AccountError("A name is required.", field="name")
+        raise AccountError(N_("A name is required."), field="name")
     if len(name) > 120:
-        raise AccountError("The name must have at most 120 characters.", field="name")
+        raise AccountError(N_("The name must have at most 120 characters."), field="name")
     role = parse_role(role)
     problem = password_problem(password, email=email)
     if problem:
         raise AccountError(problem, field="password")
     if find_user(email) is not None:
-        raise AccountError(f"A user with the email {email} already exists.", field="email")
+        raise AccountError(
+            N_("A user with the email %(email)s already exists.") % {"email": email}, field="email"
+        )
     user = User(email=email, name=name, role=role.value, active=True)
     user.set_password(password)
     db.session.add(user)
@@ -109,7 +116,7 @@ def set_role(user, role, *, by=None):
     """Change ``user``'s role and commit; an admin cannot demote themselves."""
     role = parse_role(role)
     if by is not None and by.id == user.id and role != Role(user.role):
-        raise AccountError("You cannot change your own role.", field="role")
+        raise AccountError(N_("You cannot change your own role."), field="role")
     user.role = role.value
     db.session.commit()
     return user
@@ -118,7 +125,7 @@ def set_role(user, role, *, by=None):
 def set_active(user, active, *, by=None):
     """Enable or disable ``user`` and commit; an admin cannot disable themselves."""
     if by is not None and by.id == user.id and not active:
-        raise AccountError("You cannot disable your own account.")
+        raise AccountError(N_("You cannot disable your own account."))
     user.active = bool(active)
     if not active:
         # A disabled account's API token stops working at once.
@@ -137,14 +144,14 @@ def rotate_token(user):
 def token_created_sentence(had_token):
     """What to say about a new API token: the previous one stops working only if there was one."""
     if had_token:
-        return "A new API token was created; the previous one no longer works."
-    return "Your API token was created."
+        return N_("A new API token was created; the previous one no longer works.")
+    return N_("Your API token was created.")
 
 
 def change_password(user, current, new):
     """Replace ``user``'s password after checking the current one; commits."""
     if not user.check_password(current or ""):
-        raise AccountError("The current password is incorrect.", field="current_password")
+        raise AccountError(N_("The current password is incorrect."), field="current_password")
     problem = password_problem(new, email=user.email)
     if problem:
         raise AccountError(problem, field="new_password")
@@ -156,3 +163,14 @@ def change_password(user, current, new):
 def all_users():
     """Every user, by email."""
     return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def set_language(user, language):
+    """Save the user's page language ("" or None: follow the browser); commits."""
+    from portal.i18n import normalize
+
+    code = normalize(language) if language else None
+    if language and code is None:
+        raise AccountError(N_("This language is not offered."), field="language")
+    user.language = code
+    db.session.commit()

@@ -14,6 +14,7 @@ from flask import current_app
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
+from portal.i18n import N_
 from portal.models import ACCESS_STATES, Visit, VisitState, utcnow
 from portal.services import person_codes
 from portal.services.jobs import JobFailure
@@ -21,16 +22,16 @@ from portal.services.visits import set_state
 
 log = logging.getLogger(__name__)
 
-ACCESS_LEVEL_GONE = (
+ACCESS_LEVEL_GONE = N_(
     "The access level no longer exists on HikCentral — ask an administrator to sync."
 )
-ACCESS_LEVEL_INACTIVE = "The access level “{name}” is no longer offered — choose another one."
-NO_FACE = "HikCentral could not find a face in the photo — upload a clearer photo and retry."
-HIKCENTRAL_DOWN = "HikCentral did not answer; try again later."
-UNEXPECTED = (
+ACCESS_LEVEL_INACTIVE = N_("The access level “%(name)s” is no longer offered — choose another one.")
+NO_FACE = N_("HikCentral could not find a face in the photo — upload a clearer photo and retry.")
+HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
+UNEXPECTED = N_(
     "Enrollment stopped because of an unexpected error — try again or ask an administrator."
 )
-WINDOW_OVER = "The visit's time ended before the guest could be enrolled."
+WINDOW_OVER = N_("The visit's time ended before the guest could be enrolled.")
 
 # States a visit may be enrolled from; a failed one is enrolled again when its job is retried.
 ENROLLABLE_STATES = {VisitState.PENDING, VisitState.ENROLLING, VisitState.FAILED}
@@ -99,7 +100,7 @@ def _check(result, visit, step):
 
 
 def _host_sentence(step, error):
-    error = error or "HikCentral refused the request."
+    error = error or N_("HikCentral refused the request.")
     if step == "grant" and "access level" in error.lower():
         return ACCESS_LEVEL_GONE
     if step == "person" and "no face" in error.lower():
@@ -131,7 +132,7 @@ def enroll_visit(visit, client, *, now=None):
         return {"visit": visit.id, "outcome": "expired"}
     level = visit.access_level
     if not level.active:
-        _fail(visit, ACCESS_LEVEL_INACTIVE.format(name=level.name), step="access_level")
+        _fail(visit, ACCESS_LEVEL_INACTIVE % {"name": level.name}, step="access_level")
     if state != VisitState.ENROLLING:
         set_state(visit, VisitState.ENROLLING)
         db.session.commit()
@@ -256,5 +257,5 @@ def load_visit(visit_id):
     """The visit ``visit_id``, or a JobFailure when it no longer exists."""
     visit = db.session.get(Visit, visit_id)
     if visit is None:
-        raise JobFailure(f"Visit {visit_id} no longer exists.")
+        raise JobFailure(N_("Visit %(id)d no longer exists.") % {"id": visit_id})
     return visit

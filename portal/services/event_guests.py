@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from portal import queue
 from portal.extensions import db
 from portal.hikvision import operations as ops
+from portal.i18n import N_
 from portal.models import ACCESS_STATES, Visit, VisitState, VisitStateChange
 from portal.services.enrollment import HIKCENTRAL_DOWN, TransientEnrollmentError, access_removed
 from portal.services.expiry import remove_from_hikcentral
@@ -24,8 +25,8 @@ from portal.services.visits import CHANGEABLE_STATES, set_state
 log = logging.getLogger(__name__)
 
 BATCH = 100  # visits per HikCentral round (and per progress step)
-EVENT_CANCELLED = "The event was cancelled."
-MOVED = "Time changed with the event to {window}."
+EVENT_CANCELLED = N_("The event was cancelled.")
+MOVED = N_("Time changed with the event to %(window)s.")
 # Visits whose person may hold the event's old window on HikCentral.
 HELD_STATES = tuple(state.value for state in ACCESS_STATES | {VisitState.ENROLLING})
 CHANGEABLE_VALUES = tuple(state.value for state in CHANGEABLE_STATES)
@@ -51,7 +52,7 @@ def move_followers(event, old_window, window_text, *, by):
     Returns the visits moved.
     """
     moved = followers(event, *old_window)
-    reason = MOVED.format(window=window_text)
+    reason = MOVED % {"window": window_text}
     for visit in moved:
         visit.starts_at, visit.ends_at = event.starts_at, event.ends_at
         visit.history.append(

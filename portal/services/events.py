@@ -8,10 +8,11 @@ from sqlalchemy import func, or_, select
 
 from portal.extensions import db
 from portal.formatting import local_window
+from portal.i18n import N_
 from portal.models import AccessLevel, Event, Guest, GuestImport, JobRecord, Role, Visit, utcnow
 from portal.services import event_guests
 
-CANCELLED = "This event was cancelled: it can no longer change."
+CANCELLED = N_("This event was cancelled: it can no longer change.")
 
 
 class EventValidationError(Exception):
@@ -44,21 +45,21 @@ def validate_event(*, name, starts_at, ends_at, access_level, is_new, now=None):
     now = now or utcnow()
     errors = {}
     if not (name or "").strip():
-        errors["name"] = "Give the event a name."
+        errors["name"] = N_("Give the event a name.")
     if starts_at is None:
-        errors["starts_at"] = "Give the start date and time."
+        errors["starts_at"] = N_("Give the start date and time.")
     if ends_at is None:
-        errors["ends_at"] = "Give the end date and time."
+        errors["ends_at"] = N_("Give the end date and time.")
     if starts_at and ends_at:
         max_days = current_app.config["MAX_VISIT_DAYS"]
         if ends_at <= starts_at:
-            errors["ends_at"] = "The end must be after the start."
+            errors["ends_at"] = N_("The end must be after the start.")
         elif ends_at - starts_at > timedelta(days=max_days):
-            errors["ends_at"] = f"An event can last at most {max_days} days."
+            errors["ends_at"] = N_("An event can last at most %(days)d days.") % {"days": max_days}
         if is_new and ends_at <= now:
-            errors["ends_at"] = "The event has already ended."
+            errors["ends_at"] = N_("The event has already ended.")
     if access_level is None or not access_level.active:
-        errors["access_level"] = "Choose an access level from the list."
+        errors["access_level"] = N_("Choose an access level from the list.")
     return errors
 
 

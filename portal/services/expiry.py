@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from portal.extensions import db
 from portal.hikvision import operations as ops
+from portal.i18n import N_
 from portal.models import Visit, VisitState, utcnow
 from portal.services.enrollment import access_removed
 from portal.services.visits import set_state
@@ -19,8 +20,8 @@ log = logging.getLogger(__name__)
 
 # Visits that may still hold access (or are waiting for it) and must stop at the window's end.
 SWEPT_STATES = (VisitState.PENDING, VisitState.ENROLLED, VisitState.ON_SITE, VisitState.LEFT)
-WINDOW_ENDED = "The visit's time ended; access was removed."
-CLEANUP_FAILED = "The visit's time ended; HikCentral could not remove the guest: {error}"
+WINDOW_ENDED = N_("The visit's time ended; access was removed.")
+CLEANUP_FAILED = N_("The visit's time ended; HikCentral could not remove the guest: %(error)s")
 
 
 def due_visits(now):
@@ -66,7 +67,7 @@ def expire_visits(client, *, now=None):
         if problem is not None and problem.transient:
             later.append(visit.id)
             continue
-        reason = CLEANUP_FAILED.format(error=problem.error) if problem else WINDOW_ENDED
+        reason = CLEANUP_FAILED % {"error": problem.error} if problem else WINDOW_ENDED
         if problem:
             log.warning("visit %s expired but HikCentral kept it: %s", visit.id, problem.error)
         else:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import selectinload, undefer
 from portal import queue
 from portal.extensions import db
 from portal.hikvision import operations as ops
+from portal.i18n import N_
 from portal.models import (
     ACCESS_STATES,
     Guest,
@@ -61,22 +62,22 @@ PREVIEW_ROWS = 20
 WAITING_STATES = (VisitState.PENDING.value, VisitState.ENROLLING.value)
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
 
-ALREADY_CONFIRMED = "This guest list was already confirmed; its guests are being enrolled."
-NOTHING_TO_IMPORT = "The sheet has no valid rows to import: fix the file and upload it again."
-STILL_RUNNING = "Enrollment of this guest list is still running; wait until it ends."
-NOTHING_FAILED = "No guest of this list has failed enrollment."
-CONFLICT = "Another guest list of this event was confirmed at the same moment; confirm again."
-UPLOAD_EXPIRED = (
+ALREADY_CONFIRMED = N_("This guest list was already confirmed; its guests are being enrolled.")
+NOTHING_TO_IMPORT = N_("The sheet has no valid rows to import: fix the file and upload it again.")
+STILL_RUNNING = N_("Enrollment of this guest list is still running; wait until it ends.")
+NOTHING_FAILED = N_("No guest of this list has failed enrollment.")
+CONFLICT = N_("Another guest list of this event was confirmed at the same moment; confirm again.")
+UPLOAD_EXPIRED = N_(
     "This upload expired before it was confirmed and its rows were deleted: "
     "upload the guest sheet again."
 )
-CANNOT_DISCARD = (
+CANNOT_DISCARD = N_(
     "This guest list was confirmed: its guests stay registered, it cannot be discarded."
 )
 # Imports that were never confirmed (no visit came from them): they may be discarded.
 UNCONFIRMED_STATES = ("validated", "expired")
-IMPORTED = "Imported from {filename}."
-EVENT_CANCELLED = "This event was cancelled: its guest list can no longer change."
+IMPORTED = N_("Imported from %(filename)s.")
+EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer change.")
 
 
 class ImportFileError(ValueError):
@@ -123,7 +124,7 @@ def _upload_parts(upload):
 
 def _check_sheet_name(stream, filename):
     if stream is None or not filename:
-        raise ImportFileError("Choose a guest sheet (CSV or .xlsx) to upload.")
+        raise ImportFileError(N_("Choose a guest sheet (CSV or .xlsx) to upload."))
     suffix = Path(filename).suffix.lower()
     if suffix == ".xls":
         raise ImportFileError(
@@ -149,7 +150,9 @@ def _save_archive(stream, filename, directory) -> Path:
                 )
             out.write(chunk)
     if size == 0:
-        raise ImportFileError(f"The photo archive {filename} is empty.", field="photos")
+        raise ImportFileError(
+            N_("The photo archive %(name)s is empty.") % {"name": filename}, field="photos"
+        )
     return path
 
 
@@ -316,7 +319,10 @@ def _photo_for(row, archive):
     if not row.photo_name:
         return None, None
     if archive is None:
-        return None, f"The photo {row.photo_name} is no longer available: upload the list again."
+        return None, (
+            N_("The photo %(name)s is no longer available: upload the list again.")
+            % {"name": row.photo_name}
+        )
     try:
         return normalize_photo(archive.find(row.photo_name) or b""), None
     except (PhotoError, PhotoArchiveError) as exc:
@@ -350,7 +356,7 @@ def _write_visits(guest_import, user):
     """Add a pending visit per new valid row (flushed in chunks); returns (created, skipped)."""
     known = existing_guest_keys(guest_import.event)
     archive = _open_archive(guest_import.photos_path) if guest_import.photos_path else None
-    reason = IMPORTED.format(filename=guest_import.filename)
+    reason = IMPORTED % {"filename": guest_import.filename}
     created = skipped = 0
     batch = []
     try:
@@ -467,7 +473,7 @@ def is_running(guest_import) -> bool:
 def retry_failed(guest_import, user) -> JobRecord:
     """Put the import's failed guests back to pending and enqueue the enrollment again."""
     if guest_import.state == "validated":
-        raise ImportStateError("Confirm the guest list first.")
+        raise ImportStateError(N_("Confirm the guest list first."))
     if is_running(guest_import):
         raise ImportStateError(STILL_RUNNING)
     failed = db.session.scalars(
@@ -483,7 +489,7 @@ def retry_failed(guest_import, user) -> JobRecord:
     if not failed and not waiting:
         raise ImportStateError(NOTHING_FAILED)
     for visit in failed:
-        set_state(visit, VisitState.PENDING, "Retry requested.", by=user)
+        set_state(visit, VisitState.PENDING, N_("Retry requested."), by=user)
     guest_import.state = "confirmed"
     db.session.commit()
     return start_enrollment(guest_import, user)
@@ -496,7 +502,7 @@ def load_import(import_id):
     """The import ``import_id``, or a JobFailure when it no longer exists."""
     guest_import = db.session.get(GuestImport, import_id)
     if guest_import is None:
-        raise JobFailure(f"Guest list {import_id} no longer exists.")
+        raise JobFailure(N_("Guest list %(id)d no longer exists.") % {"id": import_id})
     return guest_import
 
 
@@ -588,7 +594,7 @@ class _Run:
                 self.counts["expired"] += 1
             elif not visit.access_level.active:
                 name = visit.access_level.name
-                self.fail(visit, enrollment.ACCESS_LEVEL_INACTIVE.format(name=name))
+                self.fail(visit, enrollment.ACCESS_LEVEL_INACTIVE % {"name": name})
             else:
                 if visit.state != VisitState.ENROLLING:
                     set_state(visit, VisitState.ENROLLING)
@@ -705,7 +711,7 @@ def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FI
     raised (after the finished work is committed) so the job is retried and resumes.
     """
     if guest_import.state == "validated":
-        raise JobFailure("This guest list has not been confirmed yet.")
+        raise JobFailure(N_("This guest list has not been confirmed yet."))
     config = current_app.config
     run = _Run(
         client,

@@ -12,6 +12,7 @@ import logging
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import Notice, utcnow
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,16 @@ def on_arrival(listener):
 
 def guest_arrived(visit, at, *, door_name=None):
     """The host's "your guest has arrived" notice (added to the session; the caller commits)."""
-    where = f" at {door_name}" if door_name else ""
     notice = Notice(
         user_id=visit.host_id,
         visit_id=visit.id,
         kind=ARRIVED,
-        message=f"Your guest {visit.guest.full_name} has arrived{where}.",
+        message=(
+            N_("Your guest %(name)s has arrived at %(door)s.")
+            % {"name": visit.guest.full_name, "door": door_name}
+            if door_name
+            else N_("Your guest %(name)s has arrived.") % {"name": visit.guest.full_name}
+        ),
         created_at=at if at is not None else utcnow(),
     )
     db.session.add(notice)

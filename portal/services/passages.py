@@ -26,6 +26,7 @@ from portal import queue
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
+from portal.i18n import N_
 from portal.models import (
     Door,
     Guest,
@@ -131,7 +132,6 @@ def move(visit, *, kind, direction, at, where=None, note=None):
     if kind != PassageKind.GRANTED or direction not in ("in", "out"):
         return None, None
     state = VisitState(visit.state)
-    place = f" at {where}" if where else ""
     if direction == "in":
         if state not in ENTER_FROM:
             return None, None
@@ -140,7 +140,11 @@ def move(visit, *, kind, direction, at, where=None, note=None):
         first = visit.checked_in_at is None
         visit.checked_in_at = at
         visit.state = VisitState.ON_SITE.value
-        visit.state_reason = note or (f"Arrived{place}." if first else f"Came back{place}.")
+        if where:
+            said = N_("Arrived at %(door)s.") if first else N_("Came back at %(door)s.")
+        else:
+            said = N_("Arrived.") if first else N_("Came back.")
+        visit.state_reason = note or said % {"door": where}
         return ("arrived" if first else "returned"), visit.state_reason
     if state not in LEAVE_FROM:
         return None, None
@@ -148,7 +152,8 @@ def move(visit, *, kind, direction, at, where=None, note=None):
         return None, None
     visit.checked_out_at = at
     visit.state = VisitState.LEFT.value
-    visit.state_reason = note or f"Left{place}."
+    said = N_("Left at %(door)s.") % {"door": where} if where else N_("Left.")
+    visit.state_reason = note or said
     return "left", visit.state_reason
 
 
@@ -416,7 +421,10 @@ def monitor(client, redis, *, now=None, config=None):
     config = config or current_app.config
     lock = PollLock(redis, lock_key(config), config.get("PASSAGE_LOCK_SECONDS", 300))
     if not lock.acquire():
-        return {"status": "locked", "message": "Another passage poll is running; this one stopped."}
+        return {
+            "status": "locked",
+            "message": N_("Another passage poll is running; this one stopped."),
+        }
     stats = Counter()
     outcome = _Outcome([], [])
     result = {"status": "done"}
@@ -426,7 +434,7 @@ def monitor(client, redis, *, now=None, config=None):
     except LockLost:
         db.session.rollback()
         log.warning("the passage poll outlived its lock; stopped before committing more")
-        result = {"status": "lock_lost", "message": "The poll outlived its lock and stopped."}
+        result = {"status": "lock_lost", "message": N_("The poll outlived its lock and stopped.")}
     except HikvisionError as exc:
         db.session.rollback()
         if not exc.transient:
@@ -464,7 +472,7 @@ def _poll(client, lock, now, config, stats, outcome):
     doors_all = {door.hik_id: door for door in db.session.scalars(select(Door))}
     active = sorted((d.hik_id for d in doors_all.values() if d.active), key=_door_order)
     if not active:
-        return {"status": "no_doors", "message": "No active doors are synced: nothing to ask."}
+        return {"status": "no_doors", "message": N_("No active doors are synced: nothing to ask.")}
     overlap = timedelta(seconds=config.get("PASSAGE_OVERLAP_SECONDS", 120))
     start, end = poll_window(now, overlap)
     event_types = list(config.get("PASSAGE_EVENT_TYPES") or [ops.EVENT_FACE_GRANTED])
@@ -513,9 +521,9 @@ def _manual_passage(visit, direction, reason, by, at):
 def _clean_reason(reason):
     reason = " ".join(str(reason or "").split())
     if not reason:
-        raise PassageError("Say why (for instance: the reader did not recognise the guest).")
+        raise PassageError(N_("Say why (for instance: the reader did not recognise the guest)."))
     if len(reason) > 300:
-        raise PassageError("Keep the reason under 300 characters.")
+        raise PassageError(N_("Keep the reason under 300 characters."))
     return reason
 
 
@@ -523,11 +531,11 @@ def check_in(visit, *, by, reason, now=None):
     """Security lets a guest in by hand: the visit is on site, recorded as such (commits)."""
     reason = _clean_reason(reason)
     if VisitState(visit.state) not in ENTER_FROM:
-        raise PassageError("Only an enrolled guest, or one who left, can be checked in.")
+        raise PassageError(N_("Only an enrolled guest, or one who left, can be checked in."))
     at = now or utcnow()
     if visit.checked_out_at is not None and at <= visit.checked_out_at:
         at = visit.checked_out_at + timedelta(seconds=1)
-    note = f"Checked in by hand by {by.name}: {reason}"
+    note = N_("Checked in by hand by %(name)s: %(reason)s") % {"name": by.name, "reason": reason}
     _manual_passage(visit, "in", reason, by, at)
     moved = apply_passage(visit, kind="granted", direction="in", at=at, by=by, note=note)
     if moved == "arrived":
@@ -543,11 +551,11 @@ def check_out(visit, *, by, reason, now=None):
     """Security checks a guest out by hand (a reader that failed): the visit has left (commits)."""
     reason = _clean_reason(reason)
     if VisitState(visit.state) not in LEAVE_FROM:
-        raise PassageError("Only a guest who is on site (or expected) can be checked out.")
+        raise PassageError(N_("Only a guest who is on site (or expected) can be checked out."))
     at = now or utcnow()
     if visit.checked_in_at is not None and at < visit.checked_in_at:
         at = visit.checked_in_at
-    note = f"Checked out by hand by {by.name}: {reason}"
+    note = N_("Checked out by hand by %(name)s: %(reason)s") % {"name": by.name, "reason": reason}
     _manual_passage(visit, "out", reason, by, at)
     apply_passage(visit, kind="granted", direction="out", at=at, by=by, note=note)
     _audit("visit.check_out", visit, by, reason)

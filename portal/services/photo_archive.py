@@ -8,6 +8,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from portal.i18n import N_
+
 log = logging.getLogger(__name__)
 
 MAX_TOTAL_BYTES = 500 * 1024 * 1024  # everything unpacked
@@ -23,6 +25,9 @@ ENCRYPTED_FLAG = 0x1
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
 
 
+PHOTO_ARCHIVE = N_("The photo archive")
+
+
 class PhotoArchiveError(ValueError):
     """An archive (or one member of it) that cannot be used; the message is for the organizer."""
 
@@ -31,7 +36,7 @@ class PhotoArchiveError(ValueError):
         self.message = message
 
 
-def open_zip(source, *, what="The photo archive"):
+def open_zip(source, *, what=PHOTO_ARCHIVE):
     """Open ``source`` (bytes, a path or a binary stream) as a ZipFile or raise a clear error."""
     if isinstance(source, bytes | bytearray | memoryview):
         source = io.BytesIO(source)
@@ -41,7 +46,9 @@ def open_zip(source, *, what="The photo archive"):
         return zipfile.ZipFile(source)
     except ZIP_ERRORS as exc:
         log.info("zip refused: %s", type(exc).__name__)
-        raise PhotoArchiveError(f"{what} is not a valid ZIP file (damaged or incomplete).") from exc
+        raise PhotoArchiveError(
+            N_("%(what)s is not a valid ZIP file (damaged or incomplete).") % {"what": what}
+        ) from exc
 
 
 def check_zip_limits(
@@ -50,23 +57,29 @@ def check_zip_limits(
     max_total_bytes=MAX_TOTAL_BYTES,
     max_ratio=MAX_RATIO,
     max_members=MAX_MEMBERS,
-    what="The photo archive",
+    what=PHOTO_ARCHIVE,
 ) -> None:
     """Refuse an archive whose headers announce a ZIP bomb (size, ratio or member count)."""
     members = archive.infolist()
     if len(members) > max_members:
-        raise PhotoArchiveError(f"{what} has more than {max_members} files.")
+        raise PhotoArchiveError(
+            N_("%(what)s has more than %(num)d files.") % {"what": what, "num": max_members}
+        )
     total = 0
     for info in members:
         total += info.file_size
         if total > max_total_bytes:
             raise PhotoArchiveError(
-                f"{what} unpacks to more than {max_total_bytes // (1024 * 1024)} MB."
+                N_("%(what)s unpacks to more than %(num)d MB.")
+                % {"what": what, "num": max_total_bytes // (1024 * 1024)}
             )
         if info.file_size > RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
             raise PhotoArchiveError(
-                f"{what} is compressed suspiciously well ({info.filename!r} unpacks more than "
-                f"{max_ratio} times its size): refused as a possible ZIP bomb."
+                N_(
+                    "%(what)s is compressed suspiciously well (%(name)s unpacks more than "
+                    "%(ratio)d times its size): refused as a possible ZIP bomb."
+                )
+                % {"what": what, "name": repr(info.filename), "ratio": max_ratio}
             )
 
 
@@ -172,8 +185,11 @@ class PhotoArchive:
         if len(candidates) > 1:
             found = ", ".join(sorted(self._names[id(i)] for i in candidates)[:3])
             raise PhotoArchiveError(
-                f"Several files in the photo archive match {name!r} ({found}): "
-                "give the folder too or rename one."
+                N_(
+                    "Several files in the photo archive match %(name)s (%(found)s): "
+                    "give the folder too or rename one."
+                )
+                % {"name": repr(name), "found": found}
             )
         return candidates[0]
 
@@ -187,9 +203,13 @@ class PhotoArchive:
     def _read(self, info):
         shown = self._names[id(info)]
         if info.flag_bits & ENCRYPTED_FLAG:
-            raise PhotoArchiveError(f"{shown} is password-protected in the photo archive.")
+            raise PhotoArchiveError(
+                N_("%(name)s is password-protected in the photo archive.") % {"name": shown}
+            )
         if info.file_size > self.max_member_bytes:
-            raise PhotoArchiveError(f"{shown} is larger than {self._limit_mb()} MB.")
+            raise PhotoArchiveError(
+                N_("%(name)s is larger than %(num)d MB.") % {"name": shown, "num": self._limit_mb()}
+            )
         # Never trust the header: read at most one byte past what it (and our limit) allows.
         limit = min(info.file_size, self.max_member_bytes)
         buf = bytearray()
@@ -202,9 +222,13 @@ class PhotoArchive:
                     buf += chunk
         except ZIP_ERRORS as exc:
             log.info("zip member refused: %s", type(exc).__name__)
-            raise PhotoArchiveError(f"{shown} is damaged in the photo archive.") from exc
+            raise PhotoArchiveError(
+                N_("%(name)s is damaged in the photo archive.") % {"name": shown}
+            ) from exc
         if len(buf) > limit:
-            raise PhotoArchiveError(f"{shown} is larger than its archive entry says: refused.")
+            raise PhotoArchiveError(
+                N_("%(name)s is larger than its archive entry says: refused.") % {"name": shown}
+            )
         return bytes(buf)
 
     def _limit_mb(self):

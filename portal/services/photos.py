@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from portal.i18n import N_
+
 log = logging.getLogger(__name__)
 
 MIN_SHORT_SIDE = 200  # below this a face is too small to match reliably
@@ -49,7 +51,7 @@ class Photo:
 def normalize_photo(data: bytes) -> Photo:
     """Decode, check and re-encode a photo as an upright RGB JPEG under 200 KB."""
     if not data:
-        raise PhotoError("The photo is empty: choose an image file.")
+        raise PhotoError(N_("The photo is empty: choose an image file."))
     image = _decode(data)
     image = _to_rgb(image)
     image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS)
@@ -60,7 +62,7 @@ def normalize_photo(data: bytes) -> Photo:
 def check_photo(data: bytes) -> None:
     """Check cheaply that a photo would normalize: size limits and a decode at 1/8 scale."""
     if not data:
-        raise PhotoError("The photo is empty: choose an image file.")
+        raise PhotoError(N_("The photo is empty: choose an image file."))
     _decode(data, draft_to=lambda size: tuple(max(1, side // 8) for side in size))
 
 
@@ -84,12 +86,12 @@ def _decode(data, draft_to=None):
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoError("The photo is too large: at most 64 megapixels.") from exc
+        raise PhotoError(N_("The photo is too large: at most 64 megapixels.")) from exc
     except Image.UnidentifiedImageError as exc:
-        raise PhotoError("The file is not an image: upload a JPEG or PNG photo.") from exc
+        raise PhotoError(N_("The file is not an image: upload a JPEG or PNG photo.")) from exc
     except DECODE_ERRORS as exc:
         log.info("photo refused: %s", type(exc).__name__)
-        raise PhotoError("The photo is damaged or incomplete: upload it again.") from exc
+        raise PhotoError(N_("The photo is damaged or incomplete: upload it again.")) from exc
 
 
 def _draft_size(size):
@@ -103,10 +105,11 @@ def _draft_size(size):
 def _check_dimensions(size):
     width, height = size
     if width * height > MAX_PIXELS:
-        raise PhotoError("The photo is too large: at most 64 megapixels.")
+        raise PhotoError(N_("The photo is too large: at most 64 megapixels."))
     if min(width, height) < MIN_SHORT_SIDE:
         raise PhotoError(
-            f"The photo is too small: at least {MIN_SHORT_SIDE} pixels on its short side."
+            N_("The photo is too small: at least %(pixels)d pixels on its short side.")
+            % {"pixels": MIN_SHORT_SIDE}
         )
 
 
@@ -125,7 +128,7 @@ def _to_rgb(image):
             image = image.point(lambda v: v / 256).convert("L")
         return image.convert("RGB")
     except DECODE_ERRORS as exc:
-        raise PhotoError("The photo's colour format is not supported: upload a JPEG.") from exc
+        raise PhotoError(N_("The photo's colour format is not supported: upload a JPEG.")) from exc
 
 
 def _encode_within_limit(image):
@@ -138,5 +141,5 @@ def _encode_within_limit(image):
                 return buf.getvalue(), image
         width, height = (round(side * DOWNSCALE) for side in image.size)
         if min(width, height) < MIN_OUTPUT_SIDE:
-            raise PhotoError("The photo cannot be made small enough: upload a simpler photo.")
+            raise PhotoError(N_("The photo cannot be made small enough: upload a simpler photo."))
         image = image.resize((width, height), Image.Resampling.LANCZOS)

@@ -13,6 +13,8 @@ BOM = "\ufeff"
 # A spreadsheet treats a cell starting with these as a formula (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# The template's headers per language (any of them is read back, see sheet_headers); a language
+# without its own headers gets the English ones.
 TEMPLATE_HEADERS = {
     "en": ["full_name", "email", "phone", "company", "photo", "starts_at", "ends_at"],
     "ru": ["ФИО", "Email", "Телефон", "Компания", "Фото", "Начало", "Окончание"],
@@ -49,10 +51,14 @@ def _csv_bytes(rows, delimiter) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def errors_csv(errors, *, delimiter=";") -> bytes:
-    """The row errors as a CSV for Excel (UTF-8 with BOM, formula-safe)."""
-    rows = [ERROR_HEADERS]
-    rows += [(e.get("row") or "", e.get("column") or "", e.get("message", "")) for e in errors]
+def errors_csv(errors, *, delimiter=";", headers=ERROR_HEADERS, say=str) -> bytes:
+    """The row errors as a CSV for Excel (UTF-8 with BOM, formula-safe).
+
+    ``headers`` name the three columns and ``say`` renders each stored message (the page passes
+    the viewer's language).
+    """
+    rows = [headers]
+    rows += [(e.get("row") or "", e.get("column") or "", say(e.get("message", ""))) for e in errors]
     return _csv_bytes(rows, delimiter)
 
 
@@ -66,8 +72,14 @@ def _example_window(example_window, zone):
     )
 
 
+def template_language(language):
+    """``language`` when it has its own template headers, else English."""
+    return language if language in TEMPLATE_HEADERS else "en"
+
+
 def template_csv(*, language="en", example_window=None, timezone=UTC) -> bytes:
     """A guest sheet template as CSV: the headers and one example row."""
+    language = template_language(language)
     start, end = _example_window(example_window, timezone)
     example = TEMPLATE_EXAMPLES[language] + [start.strftime(TIME_FORMAT), end.strftime(TIME_FORMAT)]
     return _csv_bytes([TEMPLATE_HEADERS[language], example], TEMPLATE_DELIMITERS[language])
@@ -75,6 +87,7 @@ def template_csv(*, language="en", example_window=None, timezone=UTC) -> bytes:
 
 def template_xlsx(*, language="en", example_window=None, timezone=UTC) -> bytes:
     """A guest sheet template as XLSX: bold headers, one example row, real date cells."""
+    language = template_language(language)
     start, end = _example_window(example_window, timezone)
     book = Workbook()
     sheet = book.active

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import ParseError
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from portal.i18n import N_
 from portal.services.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
 from portal.services.sheet_headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
 from portal.services.sheet_values import cell_text
@@ -33,18 +34,17 @@ XLSX_MAX_RATIO = 1000  # sheet XML compresses very well, but not a thousandfold
 NAME_JOINED = {"full_name", "first_name", "last_name", "middle_name"}
 
 _MAGIC = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-format Excel 97-2003 (.xls) workbook"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", N_("an old-format Excel 97-2003 (.xls) workbook")),
+    (b"%PDF", N_("a PDF document")),
+    (b"\x89PNG", N_("a PNG image")),
+    (b"\xff\xd8\xff", N_("a JPEG image")),
+    (b"GIF8", N_("a GIF image")),
+    (b"\x1f\x8b", N_("a gzip archive")),
+    (b"Rar!", N_("a RAR archive")),
+    (b"7z\xbc\xaf", N_("a 7-Zip archive")),
 )
 _MARKUP = re.compile(rb"^\s*<(!doctype html|html|\?xml|table)", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-SAVE_AS = "open it in Excel and save it as .xlsx or CSV"
 
 # What openpyxl and zipfile raise on a damaged workbook.
 XLSX_ERRORS = (
@@ -81,6 +81,7 @@ class SheetError(ValueError):
             where.append(f"row {self.row}")
         if self.column:
             where.append(f"column {self.column!r}")
+        # For logs and the command line; pages show the message with its row and column.
         return f"{', '.join(where).capitalize()}: {self.message}" if where else self.message
 
 
@@ -136,22 +137,36 @@ class SheetReader:
                     break
         if not seen:
             if not self.sheet_name:
-                raise SheetError("The file is empty: it has no rows.")
+                raise SheetError(N_("The file is empty: it has no rows."))
             others = ", ".join(repr(n) for n in self.sheet_names if n != self.sheet_name)
-            hint = f" The workbook's other sheets: {others}." if others else ""
-            raise SheetError(f"The sheet {self.sheet_name!r} is empty: it has no rows.{hint}")
+            if others:
+                raise SheetError(
+                    N_(
+                        "The sheet %(name)s is empty: it has no rows. "
+                        "The workbook's other sheets: %(others)s."
+                    )
+                    % {"name": repr(self.sheet_name), "others": others}
+                )
+            raise SheetError(
+                N_("The sheet %(name)s is empty: it has no rows.") % {"name": repr(self.sheet_name)}
+            )
         mapped, after = find_header(seen)
         if mapped is None:
             raise SheetError(
-                "No column headers recognized: the first row must name the columns, "
-                "at least the guest's name (full_name or ФИО, or first_name and last_name).",
+                N_(
+                    "No column headers recognized: the first row must name the columns, "
+                    "at least the guest's name (full_name or ФИО, or first_name and last_name)."
+                ),
                 row=seen[0][0],
             )
         if not mapped.has_name:
-            found = ", ".join(repr(h) for h in mapped.headers if h) or "none"
+            found = ", ".join(repr(h) for h in mapped.headers if h) or N_("none")
             raise SheetError(
-                "The sheet has no name column: add full_name (ФИО), or first_name and "
-                f"last_name (Имя, Фамилия). Columns found: {found}.",
+                N_(
+                    "The sheet has no name column: add full_name (ФИО), or first_name and "
+                    "last_name (Имя, Фамилия). Columns found: %(found)s."
+                )
+                % {"found": found},
                 row=mapped.header_row,
             )
         self._pending = after
@@ -161,9 +176,14 @@ class SheetReader:
     def _note_columns(self, mapped):
         if mapped.ignored:
             names = ", ".join(repr(h) for h in mapped.ignored)
-            self.warnings.append(f"Columns not recognized and ignored: {names}.")
+            self.warnings.append(
+                N_("Columns not recognized and ignored: %(names)s.") % {"names": names}
+            )
         for header in mapped.duplicates:
-            self.warnings.append(f"Column {header!r} repeats an earlier column and is ignored.")
+            self.warnings.append(
+                N_("Column %(name)s repeats an earlier column and is ignored.")
+                % {"name": repr(header)}
+            )
 
     def __iter__(self):
         return self.rows()
@@ -258,18 +278,36 @@ def _open_source(source):
 
 def _sniff_kind(head, filename):
     if not head.lstrip(codecs.BOM_UTF8).strip():
-        raise SheetError(f"{filename} is empty.")
+        raise SheetError(N_("%(file)s is empty.") % {"file": filename})
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "xlsx"
     for magic, what in _MAGIC:
         if head.startswith(magic):
-            raise SheetError(f"{filename} is {what}, not a CSV or .xlsx sheet: {SAVE_AS}.")
+            raise SheetError(
+                N_(
+                    "%(file)s is %(what)s, not a CSV or .xlsx sheet: "
+                    "open it in Excel and save it as .xlsx or CSV."
+                )
+                % {"file": filename, "what": what}
+            )
     if _MARKUP.match(head.lstrip(codecs.BOM_UTF8)):
-        raise SheetError(f"{filename} is a web page or XML, not a CSV or .xlsx sheet: {SAVE_AS}.")
+        raise SheetError(
+            N_(
+                "%(file)s is a web page or XML, not a CSV or .xlsx sheet: "
+                "open it in Excel and save it as .xlsx or CSV."
+            )
+            % {"file": filename}
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "csv"
     if b"\x00" in head:
-        raise SheetError(f"{filename} is a binary file, not a CSV or .xlsx sheet: {SAVE_AS}.")
+        raise SheetError(
+            N_(
+                "%(file)s is a binary file, not a CSV or .xlsx sheet: "
+                "open it in Excel and save it as .xlsx or CSV."
+            )
+            % {"file": filename}
+        )
     return "csv"
 
 
@@ -291,7 +329,13 @@ def _open_xlsx(stream, filename, sheet_name):
             book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     except XLSX_ERRORS as exc:
         log.info("xlsx refused: %s", type(exc).__name__)
-        raise SheetError(f"{filename} is a damaged Excel file: {SAVE_AS} again.") from exc
+        raise SheetError(
+            N_(
+                "%(file)s is a damaged Excel file: "
+                "open it in Excel and save it as .xlsx or CSV again."
+            )
+            % {"file": filename}
+        ) from exc
     try:
         sheet = _pick_sheet(book, sheet_name)
         sheet.reset_dimensions()  # some writers store a wrong size; read what is there
@@ -306,12 +350,24 @@ def _check_workbook_archive(stream, filename):
     try:
         archive = open_zip(stream, what=filename)
     except PhotoArchiveError as exc:
-        raise SheetError(f"{filename} is a damaged Excel file: {SAVE_AS} again.") from exc
+        raise SheetError(
+            N_(
+                "%(file)s is a damaged Excel file: "
+                "open it in Excel and save it as .xlsx or CSV again."
+            )
+            % {"file": filename}
+        ) from exc
     with archive:
         names = set(archive.namelist())
         if "xl/workbook.xml" not in names:
             what = "an OpenDocument spreadsheet" if "content.xml" in names else "a ZIP archive"
-            raise SheetError(f"{filename} is {what}, not a CSV or .xlsx sheet: {SAVE_AS}.")
+            raise SheetError(
+                N_(
+                    "%(file)s is %(what)s, not a CSV or .xlsx sheet: "
+                    "open it in Excel and save it as .xlsx or CSV."
+                )
+                % {"file": filename, "what": what}
+            )
         try:
             check_zip_limits(
                 archive, max_total_bytes=XLSX_MAX_BYTES, max_ratio=XLSX_MAX_RATIO, what=filename
@@ -322,7 +378,7 @@ def _check_workbook_archive(stream, filename):
 
 def _pick_sheet(book, sheet_name):
     if not book.worksheets:
-        raise SheetError("The workbook has no sheets.")
+        raise SheetError(N_("The workbook has no sheets."))
     if sheet_name is None:
         return book.worksheets[0]
     wanted = sheet_name.strip().casefold()
@@ -330,7 +386,10 @@ def _pick_sheet(book, sheet_name):
         if sheet.title.strip().casefold() == wanted:
             return sheet
     names = ", ".join(repr(s.title) for s in book.worksheets)
-    raise SheetError(f"The workbook has no sheet named {sheet_name!r}; its sheets: {names}.")
+    raise SheetError(
+        N_("The workbook has no sheet named %(name)s; its sheets: %(names)s.")
+        % {"name": repr(sheet_name), "names": names}
+    )
 
 
 def _xlsx_rows(sheet, filename):
@@ -341,7 +400,12 @@ def _xlsx_rows(sheet, filename):
     except XLSX_ERRORS as exc:
         log.info("xlsx row refused: %s", type(exc).__name__)
         raise SheetError(
-            f"{filename} is damaged after this row: {SAVE_AS} again.", row=number
+            N_(
+                "%(file)s is damaged after this row: "
+                "open it in Excel and save it as .xlsx or CSV again."
+            )
+            % {"file": filename},
+            row=number,
         ) from exc
 
 
@@ -361,7 +425,12 @@ def _open_csv(stream, head, owned):
     text.seek(0)
     if len(_CONTROL.findall(sample[:HEAD_BYTES])) > max(2, len(sample[:HEAD_BYTES]) // 100):
         text.detach()
-        raise SheetError("The file is not a CSV text nor an .xlsx sheet: " + SAVE_AS + ".")
+        raise SheetError(
+            N_(
+                "The file is not a CSV text nor an .xlsx sheet: "
+                "open it in Excel and save it as .xlsx or CSV."
+            )
+        )
     delimiter = sniff_delimiter(sample)
     details = {"encoding": encoding, "delimiter": delimiter}
     closer = text.close if owned else text.detach
@@ -413,8 +482,8 @@ def _csv_rows(text, delimiter):
             yield number, cells
     except csv.Error as exc:
         raise SheetError(
-            "This row cannot be read as CSV (an unclosed quote or an overlong cell).",
+            N_("This row cannot be read as CSV (an unclosed quote or an overlong cell)."),
             row=number + 1,
         ) from exc
     except UnicodeDecodeError as exc:
-        raise SheetError("This row has bytes that are not text.", row=number + 1) from exc
+        raise SheetError(N_("This row has bytes that are not text."), row=number + 1) from exc

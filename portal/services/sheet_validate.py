@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from portal.i18n import N_
 from portal.models import utcnow
 from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
 from portal.services.photos import PhotoError, check_photo, normalize_photo
@@ -25,7 +26,7 @@ MAX_ROWS = 10_000
 # How far guest times may stray outside the event's window.
 WINDOW_SLACK = timedelta(days=1)
 PREVIEW_ROWS = 20
-_SAME = {"e": "same name and e-mail", "p": "same name and phone"}
+_SAME = {"e": N_("same name and e-mail"), "p": N_("same name and phone")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def validate_rows(
             {
                 "row": getattr(rows, "header_row", None),
                 "column": None,
-                "message": "The sheet has a header but no guest rows.",
+                "message": N_("The sheet has a header but no guest rows."),
             }
         )
     return report
@@ -150,8 +151,11 @@ def _too_many(number, max_rows):
     return {
         "row": number,
         "column": None,
-        "message": f"Too many guests: at most {max_rows} rows per sheet. This row and the rows "
-        "after it were not read; split the list into several files.",
+        "message": N_(
+            "Too many guests: at most %(num)d rows per sheet. This row and the rows "
+            "after it were not read; split the list into several files."
+        )
+        % {"num": max_rows},
     }
 
 
@@ -189,7 +193,7 @@ class _RowChecker:
         full_name, given, family = self._name(values, labels, fail)
         email = text("email", normalize_email)
         phone = text("phone", check_phone)
-        company = text("company", lambda v: check_length(v, 200, "The company name"))
+        company = text("company", lambda v: check_length(v, 200, N_("The company name")))
         photo = self._photo(text("photo"), fail)
         starts_at, ends_at = self._window(values, labels, fail)
         if full_name is not None:
@@ -230,10 +234,14 @@ class _RowChecker:
         else:
             missing = _missing_name_field(labels, first, last)
             if missing == "full_name":
-                fail(missing, "The guest's name is empty.")
+                fail(missing, N_("The guest's name is empty."))
             else:
-                what = missing.replace("_", " ")
-                fail(missing, f"The {what} is empty: the guest needs both names.")
+                said = (
+                    N_("The first name is empty: the guest needs both names.")
+                    if missing == "first_name"
+                    else N_("The last name is empty: the guest needs both names.")
+                )
+                fail(missing, said)
             return None, None, None
         try:
             return check_name(name), given, family
@@ -246,7 +254,11 @@ class _RowChecker:
         if name is None:
             return None
         if self.photos is None:
-            fail("photo", f"The row names photo {shown(name)} but no photo archive was uploaded.")
+            fail(
+                "photo",
+                N_("The row names photo %(name)s but no photo archive was uploaded.")
+                % {"name": shown(name)},
+            )
             return None
         try:
             member = self.photos.resolve(name)
@@ -301,30 +313,27 @@ class _RowChecker:
         if ends_at <= starts_at:
             yield (
                 end_field,
-                (
-                    f"The visit ends ({self._local(ends_at)}) before it starts "
-                    f"({self._local(starts_at)})."
-                ),
+                N_("The visit ends (%(end)s) before it starts (%(start)s).")
+                % {"end": self._local(ends_at), "start": self._local(starts_at)},
             )
             return
         if starts_at < self.window_start - WINDOW_SLACK:
             yield (
                 "starts_at",
-                (
-                    f"Starts {self._local(starts_at)}, more than a day before the event "
-                    f"({self._local(self.window_start)})."
-                ),
+                N_("Starts %(start)s, more than a day before the event (%(event)s).")
+                % {"start": self._local(starts_at), "event": self._local(self.window_start)},
             )
         if ends_at > self.window_end + WINDOW_SLACK:
             yield (
                 "ends_at",
-                (
-                    f"Ends {self._local(ends_at)}, more than a day after the event "
-                    f"({self._local(self.window_end)})."
-                ),
+                N_("Ends %(end)s, more than a day after the event (%(event)s).")
+                % {"end": self._local(ends_at), "event": self._local(self.window_end)},
             )
         if ends_at <= self.now:
-            yield end_field, f"Ends {self._local(ends_at)}, which is in the past."
+            yield (
+                end_field,
+                N_("Ends %(end)s, which is in the past.") % {"end": self._local(ends_at)},
+            )
 
     def _local(self, moment):
         return moment.astimezone(self.zone).strftime("%d.%m.%Y %H:%M")
@@ -332,18 +341,25 @@ class _RowChecker:
     def _duplicates(self, keys, name_field, fail, number):
         for key in keys:
             if key in self.existing:
-                fail(name_field, f"Already registered for this event ({_why(key)}).")
+                fail(
+                    name_field,
+                    N_("Already registered for this event (%(why)s).") % {"why": _why(key)},
+                )
                 break
         for key in keys:
             if key in self.seen:
-                fail(name_field, f"The same guest as row {self.seen[key]} ({_why(key)}).")
+                fail(
+                    name_field,
+                    N_("The same guest as row %(row)d (%(why)s).")
+                    % {"row": self.seen[key], "why": _why(key)},
+                )
                 break
         for key in keys:
             self.seen.setdefault(key, number)
 
 
 def _why(key):
-    return _SAME.get(key.rpartition("|")[2][:1], "same name")
+    return _SAME.get(key.rpartition("|")[2][:1], N_("same name"))
 
 
 def _name_field(labels):

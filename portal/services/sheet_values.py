@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
+from portal.i18n import N_
+
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
 PHONE_DIGITS = (7, 15)
 MAX_KEY_LENGTH = 200  # duplicate keys are stored (Visit.guest_key): keep them short
@@ -26,7 +28,7 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _SERIAL = re.compile(r"^\d{5}(?:[.,]\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-DATE_HINT = "write it as dd.mm.yyyy hh:mm"
+DATE_HINT = N_("write it as dd.mm.yyyy hh:mm")
 
 
 class CellError(ValueError):
@@ -58,15 +60,18 @@ def shown(value, limit=40) -> str:
 
 def check_length(text, limit, what):
     if len(text) > limit:
-        raise CellError(f"{what} is too long: at most {limit} characters.")
+        raise CellError(
+            N_("%(what)s is too long: at most %(limit)d characters.")
+            % {"what": what, "limit": limit}
+        )
     return text
 
 
 def check_name(text) -> str:
     """A person's name: kept verbatim (HTML and formulas included: it is only ever text)."""
     if not _LETTER.search(text):
-        raise CellError(f"{shown(text)} is not a name: it has no letters.")
-    return check_length(text, 200, "The name")
+        raise CellError(N_("%(value)s is not a name: it has no letters.") % {"value": shown(text)})
+    return check_length(text, 200, N_("The name"))
 
 
 def normalize_email(text) -> str:
@@ -74,7 +79,9 @@ def normalize_email(text) -> str:
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise CellError(f"{shown(text)} is not a valid e-mail address.") from exc
+        raise CellError(
+            N_("%(value)s is not a valid e-mail address.") % {"value": shown(text)}
+        ) from exc
 
 
 def phone_digits(text) -> str:
@@ -86,10 +93,13 @@ def check_phone(text) -> str:
     digits = phone_digits(text)
     if not PHONE_CHARS.match(text) or not PHONE_DIGITS[0] <= len(digits) <= PHONE_DIGITS[1]:
         raise CellError(
-            f"{shown(text)} is not a phone number: use {PHONE_DIGITS[0]} to {PHONE_DIGITS[1]} "
-            "digits, optionally with +, spaces, dashes or parentheses."
+            N_(
+                "%(value)s is not a phone number: use %(low)d to %(high)d "
+                "digits, optionally with +, spaces, dashes or parentheses."
+            )
+            % {"value": shown(text), "low": PHONE_DIGITS[0], "high": PHONE_DIGITS[1]}
         )
-    return check_length(text, 40, "The phone number")
+    return check_length(text, 40, N_("The phone number"))
 
 
 def normalize_name(full_name) -> str:
@@ -148,7 +158,9 @@ def _aware(value, zone):
 
 def _from_serial(number, zone):
     if not EXCEL_SERIALS[0] <= number < EXCEL_SERIALS[1]:
-        raise CellError(f"{shown(number)} is not a date: {DATE_HINT}.")
+        raise CellError(
+            N_("%(value)s is not a date: %(hint)s.") % {"value": shown(number), "hint": DATE_HINT}
+        )
     moment = EXCEL_EPOCH + timedelta(days=float(number))
     # Excel stores times as fractions of a day: round away the float noise.
     moment = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
@@ -162,7 +174,9 @@ def _parse_text(text, zone, day):
         try:
             moment = datetime(y, m, d, hh or 0, mm or 0, ss or 0)
         except ValueError as exc:
-            raise CellError(f"{shown(text)} is not a real date or time.") from exc
+            raise CellError(
+                N_("%(value)s is not a real date or time.") % {"value": shown(text)}
+            ) from exc
         return _aware(moment, zone), hh is None
     match = _TIME.match(text)
     if match:
@@ -170,13 +184,20 @@ def _parse_text(text, zone, day):
         try:
             return _aware(datetime.combine(day, time(hh, mm, ss)), zone), False
         except ValueError as exc:
-            raise CellError(f"{shown(text)} is not a real time of day.") from exc
+            raise CellError(
+                N_("%(value)s is not a real time of day.") % {"value": shown(text)}
+            ) from exc
     if _SERIAL.match(text):
         return _from_serial(float(text.replace(",", ".")), zone)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         if re.match(r"^\d{4}-\d{2}-\d{2}", text):
-            raise CellError(f"{shown(text)} is not a real date or time.") from exc
-        raise CellError(f"{shown(text)} is not a date and time: {DATE_HINT}.") from exc
+            raise CellError(
+                N_("%(value)s is not a real date or time.") % {"value": shown(text)}
+            ) from exc
+        raise CellError(
+            N_("%(value)s is not a date and time: %(hint)s.")
+            % {"value": shown(text), "hint": DATE_HINT}
+        ) from exc
     return _aware(moment, zone), bool(_ISO_DATE.match(text))

@@ -2,6 +2,7 @@
 
 import logging
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -99,14 +100,28 @@ def synced_counts():
 
 
 def describe(counts):
-    """One sentence summing up a sync's counts, for a flash message or the command line."""
+    """One sentence summing up a sync's counts, for a flash message or the command line.
 
-    def part(noun, c):
-        changes = [f"{c[key]} {key}" for key in ("created", "updated", "deactivated") if c[key]]
-        detail = f" ({', '.join(changes)})" if changes else " (no changes)"
-        return f"{c['active']} {noun}{detail}"
+    Said at once in the request's language (the command line's: ``DEFAULT_LANGUAGE``).
+    """
 
-    return (
-        f"Synced {part('access levels', counts['access_levels'])} "
-        f"and {part('doors', counts['doors'])}."
+    def detail(c):
+        changes = [
+            text % {"num": c[key]}
+            for key, text in (
+                ("created", gettext("%(num)d created")),
+                ("updated", gettext("%(num)d updated")),
+                ("deactivated", gettext("%(num)d deactivated")),
+            )
+            if c[key]
+        ]
+        return ", ".join(changes) if changes else gettext("no changes")
+
+    levels, doors = counts["access_levels"], counts["doors"]
+    return gettext(
+        "Synced %(levels)s (%(levels_detail)s) and %(doors)s (%(doors_detail)s).",
+        levels=ngettext("%(num)d access level", "%(num)d access levels", levels["active"]),
+        levels_detail=detail(levels),
+        doors=ngettext("%(num)d door", "%(num)d doors", doors["active"]),
+        doors_detail=detail(doors),
     )

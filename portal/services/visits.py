@@ -14,6 +14,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal import queue
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import (
     ACCESS_STATES,
     LIVE_STATES,
@@ -38,7 +39,18 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{5,40}$")
 LIMITS = {"full_name": 200, "email": 254, "phone": 40, "company": 200, "purpose": 500}
 # States in which a visit can still change (a failed one can be fixed and retried).
 CHANGEABLE_STATES = LIVE_STATES | {VisitState.FAILED}
-PHOTO_REQUIRED = "Add a photo of the guest's face: the doors recognise guests by face."
+# A state inside a sentence ("This visit is expired: ...").
+STATE_WORDS = {
+    VisitState.PENDING: N_("pending"),
+    VisitState.ENROLLING: N_("enrolling"),
+    VisitState.ENROLLED: N_("enrolled"),
+    VisitState.ON_SITE: N_("on site"),
+    VisitState.LEFT: N_("left"),
+    VisitState.CANCELLED: N_("cancelled"),
+    VisitState.EXPIRED: N_("expired"),
+    VisitState.FAILED: N_("failed"),
+}
+PHOTO_REQUIRED = N_("Add a photo of the guest's face: the doors recognise guests by face.")
 
 
 class VisitValidationError(Exception):
@@ -46,7 +58,7 @@ class VisitValidationError(Exception):
 
     def __init__(self, fields, message=None):
         self.fields = dict(fields)
-        self.message = message or "Please correct the highlighted fields."
+        self.message = message or N_("Please correct the highlighted fields.")
         super().__init__(self.message)
 
 
@@ -66,29 +78,29 @@ def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=Non
     """
     errors = {}
     if starts_at is None:
-        errors["starts_at"] = "Enter when the visit starts."
+        errors["starts_at"] = N_("Enter when the visit starts.")
     elif starts_at.tzinfo is None:
-        errors["starts_at"] = "The start needs a time zone."
+        errors["starts_at"] = N_("The start needs a time zone.")
     if ends_at is None:
-        errors["ends_at"] = "Enter when the visit ends."
+        errors["ends_at"] = N_("Enter when the visit ends.")
     elif ends_at.tzinfo is None:
-        errors["ends_at"] = "The end needs a time zone."
+        errors["ends_at"] = N_("The end needs a time zone.")
     if errors:
         return errors
     now = now or utcnow()
     keeps_start = current_start is not None and starts_at == current_start
     start_ok = keeps_start or starts_at >= now - START_GRACE
     if not start_ok:
-        errors["starts_at"] = "The start is in the past: choose a time from now on."
+        errors["starts_at"] = N_("The start is in the past: choose a time from now on.")
     # A start that must move anyway says nothing about the length: the earliest start the
     # host can still choose (now) does.
     earliest = starts_at if start_ok else now
     if ends_at <= starts_at:
-        errors["ends_at"] = "The end must be after the start."
+        errors["ends_at"] = N_("The end must be after the start.")
     elif ends_at - earliest > timedelta(days=max_days):
-        errors["ends_at"] = f"A visit can last at most {max_days} days."
+        errors["ends_at"] = N_("A visit can last at most %(days)d days.") % {"days": max_days}
     elif ends_at <= now:
-        errors["ends_at"] = "The end is in the past: choose a later time."
+        errors["ends_at"] = N_("The end is in the past: choose a later time.")
     return errors
 
 
@@ -103,17 +115,17 @@ def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=N
     }
     errors = {}
     if not values["full_name"]:
-        errors["full_name"] = "Enter the guest's full name."
+        errors["full_name"] = N_("Enter the guest's full name.")
     for name, limit in LIMITS.items():
         if values[name] and len(values[name]) > limit:
-            errors[name] = f"At most {limit} characters."
+            errors[name] = N_("At most %(limit)d characters.") % {"limit": limit}
     if values["email"] and "email" not in errors:
         try:
             values["email"] = validate_email(values["email"], check_deliverability=False).normalized
         except EmailNotValidError:
-            errors["email"] = "Enter an email address like name@example.com."
+            errors["email"] = N_("Enter an email address like name@example.com.")
     if values["phone"] and "phone" not in errors and not _valid_phone(values["phone"]):
-        errors["phone"] = "Enter a phone number with digits only, like +7 495 123-45-67."
+        errors["phone"] = N_("Enter a phone number with digits only, like +7 495 123-45-67.")
     return errors, values
 
 
@@ -162,7 +174,7 @@ def register_visit(
     errors.update(validate_window(starts_at, ends_at, max_days=_max_days()))
     level = resolve_access_level(access_level)
     if level is None:
-        errors["access_level"] = "Choose an access level from the list."
+        errors["access_level"] = N_("Choose an access level from the list.")
     normalized = None
     if photo:
         try:
@@ -190,7 +202,7 @@ def register_visit(
         purpose=values["purpose"],
         access_level=level,
     )
-    set_state(visit, VisitState.PENDING, "Registered.", by=host)
+    set_state(visit, VisitState.PENDING, N_("Registered."), by=host)
     db.session.add(visit)
     db.session.commit()
     _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
@@ -213,7 +225,7 @@ def set_state(visit, state, reason=None, by=None):
 
 def change_window(visit, starts_at, ends_at, *, by):
     """Extend or shorten a visit; HikCentral follows through a job when access exists."""
-    _require_changeable(visit, "its time can no longer change")
+    _require_changeable(visit, N_("This visit is %(state)s: its time can no longer change."))
     errors = validate_window(
         starts_at, ends_at, max_days=_max_days(), current_start=visit.starts_at
     )
@@ -223,7 +235,7 @@ def change_window(visit, starts_at, ends_at, *, by):
     visit.history.append(
         VisitStateChange(
             state=visit.state,
-            reason=f"Time changed to {_window_text(starts_at, ends_at)}.",
+            reason=N_("Time changed to %(window)s.") % {"window": _window_text(starts_at, ends_at)},
             by_user_id=by.id,
         )
     )
@@ -236,9 +248,9 @@ def change_window(visit, starts_at, ends_at, *, by):
 
 def cancel_visit(visit, *, by):
     """Cancel a visit; access that exists (or may exist) is revoked by a job."""
-    _require_changeable(visit, "it cannot be cancelled")
+    _require_changeable(visit, N_("This visit is %(state)s: it cannot be cancelled."))
     had_access = visit.hik_person_id is not None or visit.state == VisitState.ENROLLING
-    set_state(visit, VisitState.CANCELLED, f"Cancelled by {by.name}.", by=by)
+    set_state(visit, VisitState.CANCELLED, N_("Cancelled by %(name)s.") % {"name": by.name}, by=by)
     db.session.commit()
     if had_access:
         return _enqueue(visit, "jobs.enroll.revoke_visit", "revoke_visit", by=by)
@@ -248,7 +260,9 @@ def cancel_visit(visit, *, by):
 def retry_enrollment(visit, *, by, photo=None):
     """Enroll a failed (or never queued) visit again, optionally with a new photo."""
     if not needs_retry(visit):
-        raise VisitStateError("Only a failed visit, or one waiting without a job, can be retried.")
+        raise VisitStateError(
+            N_("Only a failed visit, or one waiting without a job, can be retried.")
+        )
     if photo:
         try:
             normalized = normalize_photo(photo)
@@ -257,7 +271,7 @@ def retry_enrollment(visit, *, by, photo=None):
         visit.guest.photo = normalized.jpeg
         visit.guest.photo_sha256 = normalized.sha256
     if visit.state == VisitState.FAILED:
-        set_state(visit, VisitState.PENDING, "Retry requested.", by=by)
+        set_state(visit, VisitState.PENDING, N_("Retry requested."), by=by)
     db.session.commit()
     return _enqueue(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
 
@@ -265,7 +279,7 @@ def retry_enrollment(visit, *, by, photo=None):
 def reapply(visit, *, by):
     """Ask HikCentral again to deliver an enrolled visit's access to the devices."""
     if visit.state not in ACCESS_STATES or not visit.hik_person_id:
-        raise VisitStateError("Only a visit with access on the doors can be delivered again.")
+        raise VisitStateError(N_("Only a visit with access on the doors can be delivered again."))
     return _enqueue(visit, "jobs.enroll.reapply_visit", "reapply_visit", by=by)
 
 
@@ -352,10 +366,9 @@ def latest_job(visit):
     ).first()
 
 
-def _require_changeable(visit, consequence):
+def _require_changeable(visit, sentence):
     if visit.state not in CHANGEABLE_STATES:
-        state = VisitState(visit.state).value.replace("_", " ")
-        raise VisitStateError(f"This visit is {state}: {consequence}.")
+        raise VisitStateError(sentence % {"state": STATE_WORDS[VisitState(visit.state)]})
 
 
 def _enqueue(visit, func, kind, *, by):
@@ -389,5 +402,6 @@ def _max_days():
 def _window_text(starts_at, ends_at):
     zone = current_app.config["TIMEZONE"]
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    end_fmt = "%H:%M" if start.date() == end.date() else "%d %b %Y %H:%M"
-    return f"{start:%d %b %Y %H:%M} – {end.strftime(end_fmt)}"
+    # Digits only: the sentence is stored once and shown in every viewer's language.
+    end_fmt = "%H:%M" if start.date() == end.date() else "%d.%m.%Y %H:%M"
+    return f"{start:%d.%m.%Y %H:%M} – {end.strftime(end_fmt)}"

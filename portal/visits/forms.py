@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -15,12 +16,14 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired
 
+from portal.i18n import N_
+
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 WORKDAY = (9, 18)  # default visit window, local hours
 PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
 
 
-CHOOSE = "Choose…"
+CHOOSE = _l("Choose…")
 
 
 def _int_or_none(value):
@@ -34,25 +37,27 @@ def _int_or_none(value):
 
 
 def _time_field(label, message):
+    # ``message`` stays English (N_): a refused form's errors wait in the session, and pages
+    # translate them when they show them.
     return DateTimeLocalField(label, format=DATETIME_FORMAT, validators=[InputRequired(message)])
 
 
 class WindowForm(FlaskForm):
-    starts_at = _time_field("Starts", "Enter when the visit starts.")
-    ends_at = _time_field("Ends", "Enter when the visit ends.")
+    starts_at = _time_field(_l("Starts"), N_("Enter when the visit starts."))
+    ends_at = _time_field(_l("Ends"), N_("Enter when the visit ends."))
 
 
 class VisitForm(WindowForm):
-    full_name = StringField("Guest's full name")
-    email = EmailField("Email")
-    phone = TelField("Phone")
-    company = StringField("Company")
-    purpose = TextAreaField("Purpose", render_kw={"rows": 2})
-    access_level = SelectField("Access level", coerce=_int_or_none, validate_choice=False)
+    full_name = StringField(_l("Guest's full name"))
+    email = EmailField(_l("Email"))
+    phone = TelField(_l("Phone"))
+    company = StringField(_l("Company"))
+    purpose = TextAreaField(_l("Purpose"), render_kw={"rows": 2})
+    access_level = SelectField(_l("Access level"), coerce=_int_or_none, validate_choice=False)
     photo = FileField(
-        "Photo of the guest's face",
+        _l("Photo of the guest's face"),
         render_kw=PHOTO_ATTRS,
-        description="A clear, front-facing photo. On a phone this opens the camera.",
+        description=_l("A clear, front-facing photo. On a phone this opens the camera."),
     )
     # One-time token: the same form sent twice registers one visit (see services.submissions).
     form_nonce = HiddenField()
@@ -60,9 +65,9 @@ class VisitForm(WindowForm):
 
 class RetryForm(FlaskForm):
     photo = FileField(
-        "New photo (optional)",
+        _l("New photo (optional)"),
         render_kw=PHOTO_ATTRS,
-        description="Leave empty to retry with the same photo.",
+        description=_l("Leave empty to retry with the same photo."),
     )
 
 

@@ -14,6 +14,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
@@ -21,6 +23,7 @@ from werkzeug.routing import BuildError
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
+from portal.i18n import N_
 from portal.models import Role, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
 from portal.services import passages as passage_service
@@ -33,8 +36,8 @@ bp = Blueprint("visits", __name__)
 PER_PAGE = 25
 # A refused time change, kept in the session across the redirect back to the visit page.
 WINDOW_ATTEMPT = "visit_window_attempt"
-GROUP_LABELS = {0: "Today", 1: "Upcoming", 2: "Past"}
-SAVED_BUT_QUEUE_DOWN = (
+GROUP_LABELS = {0: _l("Today"), 1: _l("Upcoming"), 2: _l("Past")}
+SAVED_BUT_QUEUE_DOWN = N_(
     "The change is saved, but the doors are not updated yet: the job queue is not reachable."
     " Retry the job from the Jobs page."
 )
@@ -155,11 +158,11 @@ def repeated_submission(submission):
     """The answer to a form sent again: the visit its first sending registered."""
     visit_id = submission.first_result()
     if visit_id is not None:
-        flash("This form was already sent: here is the visit it registered.", "info")
+        flash(_("This form was already sent: here is the visit it registered."), "info")
         return redirect(url_for("visits.show", visit_id=visit_id))
     if submission.claim():
         return None  # the first sending registered nothing: this one may
-    flash("This form is still being registered: look for the visit in the list.", "info")
+    flash(_("This form is still being registered: look for the visit in the list."), "info")
     return redirect(url_for("visits.index"))
 
 
@@ -199,7 +202,10 @@ def new():
             submission.release()
         else:
             submission.done(visit.id)
-    flash(f"Visit of {visit.guest.full_name} registered. Access is being set up.", "success")
+    flash(
+        _("Visit of %(name)s registered. Access is being set up.", name=visit.guest.full_name),
+        "success",
+    )
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -290,7 +296,7 @@ def change_window(visit_id):
     except QueueUnavailable:
         flash(SAVED_BUT_QUEUE_DOWN, "warning")
     else:
-        flash("The visit's time has been changed.", "success")
+        flash(_("The visit's time has been changed."), "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -305,7 +311,7 @@ def cancel(visit_id):
     except QueueUnavailable:
         flash(SAVED_BUT_QUEUE_DOWN, "warning")
     else:
-        flash("The visit has been cancelled.", "success")
+        flash(_("The visit has been cancelled."), "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -324,7 +330,7 @@ def retry(visit_id):
     except QueueUnavailable:
         flash(QUEUE_DOWN_MESSAGE, "error")
     else:
-        flash("Enrollment is being retried.", "success")
+        flash(_("Enrollment is being retried."), "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -339,7 +345,7 @@ def reapply(visit_id):
     except QueueUnavailable:
         flash(QUEUE_DOWN_MESSAGE, "error")
     else:
-        flash("The doors are being asked again to take this visit's access.", "success")
+        flash(_("The doors are being asked again to take this visit's access."), "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -347,13 +353,14 @@ def reapply(visit_id):
 def upload_too_large(error):
     """A photo above MAX_CONTENT_LENGTH: the body was not read, so show the form again."""
     limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    message = f"The photo is too large: at most {limit_mb} MB. Choose a smaller photo."
+    message = _("The photo is too large: at most %(num)d MB. Choose a smaller photo.", num=limit_mb)
     if request.endpoint == "visits.new" and current_user.is_authenticated:
         form = visit_form(formdata=None)
         fill_defaults(form)
         form.photo.errors = [message]
         flash(
-            "Nothing was saved: the upload was too large. Please fill in the form again.", "error"
+            _("Nothing was saved: the upload was too large. Please fill in the form again."),
+            "error",
         )
         return render_template("visits/new.html", form=form), 413
     visit = None

@@ -6,6 +6,14 @@
 (function () {
   "use strict";
 
+  // The sentences scripts write, in the page's language: <body data-texts> (portal.i18n), read
+  // once here for every script of the page (this one loads first).
+  try {
+    window.gatehouseTexts = JSON.parse(document.body.getAttribute("data-texts") || "{}");
+  } catch (error) {
+    window.gatehouseTexts = {};
+  }
+
   // A form whose answer does not replace the page (a download) gets its buttons back.
   var REENABLE_MS = 10000;
 
@@ -59,6 +67,11 @@
     window.setTimeout(function () { button.textContent = label; }, 2000);
   }
 
+  // The page's sentences in its language (portal.i18n.script_texts, on <body data-texts>).
+  function text(key, fallback) {
+    return (window.gatehouseTexts && window.gatehouseTexts[key]) || fallback;
+  }
+
   // Without HTTPS there is no navigator.clipboard: select the text and use the older command,
   // or leave it selected so that Ctrl-C (or a long press) copies it.
   function copyBySelection(source, button) {
@@ -73,7 +86,7 @@
     } catch (error) {
       copied = false; // old browsers throw instead of returning false
     }
-    tell(button, copied ? "Copied" : "Selected: press Ctrl-C");
+    tell(button, copied ? text("copied", "Copied") : text("selected", "Selected: press Ctrl-C"));
   }
 
   document.addEventListener("click", function (event) {
@@ -90,7 +103,7 @@
       return;
     }
     navigator.clipboard.writeText(source.textContent.trim()).then(
-      function () { tell(button, "Copied"); },
+      function () { tell(button, text("copied", "Copied")); },
       function () { copyBySelection(source, button); }
     );
   });

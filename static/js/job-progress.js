@@ -6,8 +6,12 @@
   if (!box) { return; }
   var url = box.getAttribute("data-json-url");
   var DONE = { finished: true, failed: true };
-  // The same words as the server-rendered badges (portal.layout.STATE_LABELS).
-  var LABELS = { queued: "Queued", started: "Running", finished: "Finished", failed: "Failed" };
+  // The same words as the server-rendered badges, in the page's language (see app.js).
+  var TEXTS = window.gatehouseTexts || {};
+  var LABELS = TEXTS.states || { queued: "Queued", started: "Running", finished: "Finished", failed: "Failed" };
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, name) { return String(values[name]); });
+  }
   var INTERVAL_MS = 1500;
   var MAX_POLLS = 2400; // about an hour; a job page left open does not poll forever
   var polls = 0;
@@ -24,7 +28,10 @@
     if (holder && total) { holder.hidden = false; }
     if (bar) { bar.style.width = (total ? Math.floor(done * 100 / total) : 0) + "%"; }
     if (meter) { meter.setAttribute("aria-valuenow", done); meter.setAttribute("aria-valuemax", total); }
-    if (label) { label.textContent = done + " of " + total + (p.failed ? " · " + p.failed + " failed" : ""); }
+    if (label) {
+      label.textContent = fill(TEXTS.progress || "%(done)s of %(total)s", { done: done, total: total }) +
+        (p.failed ? " · " + fill(TEXTS.progressFailed || "%(num)s failed", { num: p.failed }) : "");
+    }
     var state = box.querySelector("[data-job-state] .badge");
     if (state) {
       state.textContent = LABELS[job.state] || job.state;

@@ -47,12 +47,15 @@
       .then(function (html) {
         swap(html);
         if (status) {
-          status.textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
+          var texts = window.gatehouseTexts || {};
+          status.textContent = (texts.liveUpdated || "Live: updated %(time)s.")
+            .replace("%(time)s", new Date().toLocaleTimeString(document.documentElement.lang || undefined));
         }
       })
       .catch(function () {
         if (status) {
-          status.textContent = "Live updates paused: the server did not answer; retrying.";
+          status.textContent = (window.gatehouseTexts || {}).livePaused ||
+            "Live updates paused: the server did not answer; retrying.";
         }
       })
       .then(function () {

@@ -58,7 +58,7 @@ def test_host_registers_a_visitor_and_sees_it_enrolled(page, db, sim, redis_conn
     assert page.locator("h1 .badge").inner_text() in {"Pending", "Enrolling"}
     assert page.locator("img.photo").evaluate("img => img.naturalWidth") > 0
     # the page shows local times, as typed
-    assert start.strftime("%d %b %Y 10:00") in page.locator("dl.details").last.inner_text()
+    assert f"{start.day} {start:%b %Y}, 10:00" in page.locator("dl.details").last.inner_text()
 
     run_worker(redis_conn)
 

@@ -33,7 +33,7 @@ def test_event_page_shows_a_same_day_window_once_and_no_filter_without_guests(
     start = (datetime.now() + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
     event = create_event(organizer_client, access_level, start, 8)
     html = organizer_client.get(f"/events/{event.id}").get_data(as_text=True)
-    assert start.strftime("%d %b %Y 09:00") + " – 17:00" in html
+    assert f"{start.day} {start:%b %Y}, 09:00 – 17:00" in html
     assert 'role="search"' not in html
     make_visit(organizer_user, access_level, event=event)
     html = organizer_client.get(f"/events/{event.id}").get_data(as_text=True)

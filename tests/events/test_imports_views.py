@@ -66,7 +66,8 @@ def test_upload_shows_the_preview_with_errors_by_row_and_column(organizer_client
     # Local time (Moscow) on the page.
     first = imports.preview_rows(guest_import)[0]
     zone = organizer_client.application.config["TIMEZONE"]
-    assert first.starts_at.astimezone(zone).strftime("%d %b %Y %H:%M") in page
+    moment = first.starts_at.astimezone(zone)
+    assert f"{moment.day} {moment:%b %Y, %H:%M}" in page
 
 
 def test_the_preview_pages_through_every_valid_row(organizer_client, event):

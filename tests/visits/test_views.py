@@ -122,7 +122,8 @@ def test_register_redirects_to_the_visit_and_only_enqueues(
 
     page = host_client.get(response.location).get_data(as_text=True)
     assert "Grace Hopper" in page and "registered" in page
-    assert local(timedelta(days=1)).strftime("%d %b %Y %H:%M") in page  # shown in local time
+    moment = local(timedelta(days=1))
+    assert f"{moment.day} {moment:%b %Y, %H:%M}" in page  # shown in local time
 
 
 BAD_FORMS = [
