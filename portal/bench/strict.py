@@ -23,6 +23,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
 from rq.job import Job
+from rq.results import Result
 
 from portal.bench import processes
 from portal.bench.common import bench_app_config, bench_simulator
@@ -71,6 +72,7 @@ def _retries_used(redis, records):
         job = Job.fetch(record.rq_job_id, connection=redis)
         if job.retry_intervals and job.retries_left is not None:
             used += len(job.retry_intervals) - job.retries_left
+        Result.delete_all(job)
         job.delete()
     return used
 

@@ -400,7 +400,7 @@ def _lookup(client, person_code):
     return data
 
 
-def _lookup_after_refusal(client, person_code, refusal):
+def _lookup_after_refusal(client, person_code):
     """The lookup that must follow a refused add; a lookup refused outright is "not found"."""
     try:
         return _lookup(client, person_code)
@@ -548,7 +548,7 @@ def _ensure_one(client, spec, org_code):
             return ItemResult(key, True, person_id, "created", person_code=key)
         if outcome == "refused":
             # Never declare a guest refused before looking: the person may exist already.
-            person = _lookup_after_refusal(client, key, refusal)
+            person = _lookup_after_refusal(client, key)
             if person is None:
                 return _failure(key, refusal)
             return _adopt(client, spec, person, None)

@@ -4,7 +4,10 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.hikvision import selftest, tls
-from portal.models import LIVE_STATES, Visit
+from portal.models import LIVE_STATES, Visit, VisitState
+
+# A guest who went out keeps access until the window ends, so a wrong window still matters.
+WINDOW_STATES = [*LIVE_STATES, VisitState.LEFT]
 
 MAX_LISTED = 50
 
@@ -13,7 +16,7 @@ def windows_not_applied(limit=MAX_LISTED):
     """Live visits whose window HikCentral did not take (newest first)."""
     return db.session.scalars(
         select(Visit)
-        .where(Visit.window_not_applied.is_(True), Visit.state.in_(list(LIVE_STATES)))
+        .where(Visit.window_not_applied.is_(True), Visit.state.in_(WINDOW_STATES))
         .order_by(Visit.id.desc())
         .limit(limit)
     ).all()

@@ -22,6 +22,7 @@ def test_bench_strict_enrolls_every_guest_exactly_once(app, redis_conn):
     assert report["faults"] == {"lost": 2, "http_500": 10}
     assert report["adds"] == 53
     assert not list(redis_conn.scan_iter("rq:job:*"))
+    assert not list(redis_conn.scan_iter("rq:results:*"))
 
 
 def test_bench_enroll_on_the_strict_profile_keeps_one_call_per_guest(app):
