@@ -28,7 +28,9 @@ def create_app(config=None):
         instance_path=str(settings.INSTANCE_DIR),
     )
     configure(app, config)
+    register_http_policy(app)
     register_extensions(app)
+    register_sessions(app)
     register_languages(app)
     register_redis(app)
     register_blueprints(app)
@@ -55,6 +57,14 @@ def configure(app, overrides):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def register_http_policy(app):
+    """Security headers, the proxy, bounded ids and JSON: before any route is added."""
+    from portal import bounds, http_policy
+
+    bounds.register(app)
+    http_policy.register(app)
+
+
 def register_extensions(app):
     from portal import models  # noqa: F401  (the models must be known to Alembic)
     from portal.extensions import csrf, db, login_manager, migrate
@@ -67,6 +77,13 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     # The JSON API answers 401 instead of redirecting to the log-in page.
     login_manager.blueprint_login_views["api"] = None
+
+
+def register_sessions(app):
+    """Sessions that end: generation and idle time checked by the user loader, use noted."""
+    from portal.auth import sessions
+
+    sessions.register(app)
 
 
 def register_languages(app):

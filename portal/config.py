@@ -11,6 +11,8 @@ INSTANCE_DIR = ROOT / "instance"
 
 # Environments in which a built-in SECRET_KEY is acceptable.
 EASYGOING_ENVS = {"development", "testing"}
+# A session-signing key shorter than this could be guessed offline from one cookie.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
@@ -128,6 +130,22 @@ def from_environment():
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure outside development and tests; SESSION_COOKIE_SECURE=false for an operator
+        # trying the portal over plain HTTP.
+        # (None: decided by check() once the environment is known).
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", None),
+        # Behind a reverse proxy: believe its X-Forwarded-For/-Proto/-Host (one hop).
+        "PROXY_FIX": _bool("PROXY_FIX", False),
+        # A session unused this long ends; log in again.
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 480),
+        # Failed log-ins allowed per window: per account, and per client address.
+        "LOGIN_FAILURES_PER_ACCOUNT": _int("LOGIN_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_FAILURES_PER_ADDRESS": _int("LOGIN_FAILURES_PER_ADDRESS", 50),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _int("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        # Unknown API tokens allowed per client address in the same window.
+        "API_TOKEN_FAILURES_PER_ADDRESS": _int("API_TOKEN_FAILURES_PER_ADDRESS", 50),
+        # Days the audit log keeps an entry (purged hourly with the other personal data).
+        "AUDIT_RETENTION_DAYS": _int("AUDIT_RETENTION_DAYS", 365),
     }
 
 
@@ -140,6 +158,13 @@ def check(config):
         if env not in EASYGOING_ENVS:
             raise ConfigError("SECRET_KEY must be set outside development and tests")
         config["SECRET_KEY"] = f"insecure-{env}-key"
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = env not in EASYGOING_ENVS
+    if env not in EASYGOING_ENVS and len(config["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters in production "
+            "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
     from portal.i18n import LANGUAGES
 
     if config["DEFAULT_LANGUAGE"] not in LANGUAGES:

@@ -71,9 +71,19 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default=Role.HOST.value)
     active: Mapped[bool] = mapped_column(default=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Every session carries the generation it was opened in; raising it ends all older ones.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     # The pages' language ("en", "ru"); None follows the browser (portal/i18n.py).
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self):
+        """The session's user key: id and session generation (Flask-Login stores this)."""
+        return f"{self.id}:{self.session_generation or 0}"
+
+    def end_sessions(self):
+        """End every session opened so far (the caller commits)."""
+        self.session_generation = (self.session_generation or 0) + 1
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password)
@@ -366,3 +376,52 @@ class PollCursor(db.Model):
     name: Mapped[str] = mapped_column(String(50))
     last_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuditAction(enum.StrEnum):
+    """What an audit entry records; the value is stored, the label shown."""
+
+    VISIT_CREATED = "visit_created"
+    VISIT_CHANGED = "visit_changed"
+    VISIT_CANCELLED = "visit_cancelled"
+    VISIT_RETRIED = "visit_retried"
+    ACCESS_REAPPLIED = "access_reapplied"
+    CHECKED_IN = "checked_in"
+    CHECKED_OUT = "checked_out"
+    JOB_RETRIED = "job_retried"
+    EVENT_CREATED = "event_created"
+    EVENT_CHANGED = "event_changed"
+    EVENT_CANCELLED = "event_cancelled"
+    IMPORT_UPLOADED = "import_uploaded"
+    IMPORT_CONFIRMED = "import_confirmed"
+    IMPORT_DISCARDED = "import_discarded"
+    USER_CREATED = "user_created"
+    ROLE_CHANGED = "role_changed"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    TOKEN_CREATED = "token_created"
+    PASSWORD_CHANGED = "password_changed"
+    SESSIONS_ENDED = "sessions_ended"
+    LOGIN_LOCKED = "login_locked"
+
+    @property
+    def label(self):
+        return self.value.replace("_", " ").capitalize()
+
+
+class AuditEntry(db.Model):
+    """Who did what to which object, when and from where (kept AUDIT_RETENTION_DAYS)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str | None] = mapped_column(String(30))
+    object_id: Mapped[int | None] = mapped_column()
+    address: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User | None] = relationship()

@@ -10,12 +10,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal import layout
+from portal.admin import audit_filters
 from portal.admin.forms import ROLE_LABELS, ActionForm, CheckForm, RoleForm, UserCreateForm
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
-from portal.services import accounts, sync
+from portal.services import accounts, audit, sync
 from portal.services import connection as connection_service
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERS_PER_PAGE = 50
+AUDIT_PER_PAGE = 50
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -250,3 +252,23 @@ def door_direction(door_id):
     db.session.commit()
     flash(f"{door.name}: {DOOR_DIRECTIONS[direction]}.", "success")
     return redirect(url_for("admin.connection") + "#doors")
+
+
+# --- audit log ---------------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    filters, problems = audit_filters.parse(request.args, current_app.config["TIMEZONE"])
+    page = db.paginate(audit.search(**filters), per_page=AUDIT_PER_PAGE, error_out=False)
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        args=request.args,
+        problems=problems,
+        users=accounts.all_users(),
+        object_types=sorted(audit.OBJECT_LABELS),
+        object_labels=audit.OBJECT_LABELS,
+        action_labels={action.value: label for action, label in audit.ACTION_LABELS.items()},
+    ), (400 if problems else 200)

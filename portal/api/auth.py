@@ -7,6 +7,7 @@ from portal.api.errors import ApiError
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import User, hash_token
+from portal.services import login_throttle
 
 
 def bearer_token(header):
@@ -37,8 +38,17 @@ def authenticate():
             else N_("A valid API token is required.")
         )
         raise ApiError(401, message)
+    address = request.remote_addr
+    wait = login_throttle.token_wait(address)
+    if wait:
+        raise ApiError(
+            429,
+            "Too many invalid API tokens from this address: " + login_throttle.wait_sentence(wait),
+            headers={"Retry-After": str(wait)},
+        )
     user = user_for_token(token)
     if user is None:
+        login_throttle.token_failed(address)
         raise ApiError(401, N_("The API token is not valid or the account is disabled."))
     g.api_user = user
     # Flask-Login reads g._login_user: pin it to the token's user so that nothing in

@@ -14,6 +14,7 @@ MESSAGES = {
     405: N_("This method is not allowed on this resource."),
     413: N_("The request body is larger than allowed."),
     409: N_("The resource's state does not allow this action."),
+    429: N_("Too many requests; try again later."),
     500: N_("Something went wrong on our side. The error has been logged."),
     503: N_("The service is briefly unavailable; try again in a minute."),
 }
@@ -23,11 +24,12 @@ FAILED = N_("The request failed.")
 class ApiError(Exception):
     """An error answered as JSON with ``status``; ``fields`` names the offending inputs."""
 
-    def __init__(self, status, message=None, fields=None):
+    def __init__(self, status, message=None, fields=None, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message or MESSAGES.get(status, FAILED)
         self.fields = fields or {}
+        self.headers = headers or {}
 
 
 def json_error(status, message=None, fields=None):
@@ -46,7 +48,9 @@ def json_error(status, message=None, fields=None):
 
 
 def handle_api_error(error):
-    return json_error(error.status, error.message, error.fields)
+    response = json_error(error.status, error.message, error.fields)
+    response.headers.update(error.headers)
+    return response
 
 
 def handle_http_exception(error):

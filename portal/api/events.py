@@ -6,6 +6,7 @@ from portal.api.auth import api_user, require_role
 from portal.api.errors import ApiError
 from portal.api.schemas import iso, job_link, parse_window
 from portal.api.views import bp, invalid, json_body
+from portal.bounds import db_int
 from portal.extensions import db
 from portal.i18n import N_, shown
 from portal.models import AccessLevel, Event, GuestImport, Role
@@ -107,7 +108,7 @@ def _event_fields(data):
     level = data.get("access_level")
     if level is None:
         errors["access_level"] = N_("This field is required.")
-    elif isinstance(level, bool) or not isinstance(level, int):
+    elif not isinstance(level, int) or db_int(level) is None:
         errors["access_level"] = N_("Must be the id (an integer) of an access level.")
     else:
         fields["access_level"] = db.session.get(AccessLevel, level)

@@ -3,6 +3,7 @@
 from flask import request, url_for
 
 from portal.api.errors import ApiError
+from portal.bounds import MAX_DB_INT
 from portal.extensions import db
 from portal.i18n import N_
 
@@ -15,7 +16,7 @@ def _positive_int(name, default, maximum=None):
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= len(str(MAX_DB_INT)) else 0
     except ValueError:
         value = 0
     if value < 1 or (maximum is not None and value > maximum):
@@ -31,7 +32,7 @@ def _positive_int(name, default, maximum=None):
 
 def page_args():
     """``(page, per_page)`` from the query string; 400 naming the parameter when invalid."""
-    page = _positive_int("page", 1)
+    page = _positive_int("page", 1, MAX_DB_INT)
     per_page = _positive_int("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
     return page, per_page
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import url_for
 
+from portal.bounds import db_int
 from portal.i18n import N_
 
 GUEST_FIELDS = ("full_name", "email", "phone", "company")
@@ -60,9 +61,8 @@ def _parse_access_level(value, fields, errors):
     if value is None:
         errors["access_level"] = N_("This field is required.")
         return
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)  # multipart fields are strings
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = db_int(value)  # multipart fields are strings; ids beyond the database's are none
+    if value is None:
         errors["access_level"] = N_("Must be the id (an integer) of an access level.")
         return
     fields["access_level"] = value

@@ -6,27 +6,26 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from portal import layout
+from portal.auth import sessions
 from portal.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
-from portal.extensions import db, login_manager
-from portal.models import User
+from portal.extensions import login_manager
 from portal.services import accounts
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = _l("Email or password is incorrect.")
+LOCKED_OUT = _l(
+    "Too many failed log-ins for this account or from this address: try again in %(minutes)d min."
+)
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    """The session's user; a disabled user is logged out on their next request."""
-    try:
-        user = db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
-        return None
-    return user if user is not None and user.active else None
+def load_user(user_key):
+    """The session's user; an ended, expired or disabled user's session is refused."""
+    return sessions.load_session_user(user_key)
 
 
 def home_url():
@@ -51,20 +50,38 @@ def login():
         return redirect(home_url())
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is not None:
-            login_user(user)
+        result = accounts.log_in(form.email.data, form.password.data, request.remote_addr)
+        if result.user is not None:
+            sessions.start(result.user)
             return redirect(safe_next(request.args.get("next")) or home_url())
-        form.password.errors.append(LOGIN_FAILED)
+        form.password.errors.append(locked_sentence(result.wait) if result.wait else LOGIN_FAILED)
     return render_template("auth/login.html", form=form)
+
+
+def locked_sentence(seconds):
+    return LOCKED_OUT % {"minutes": max(1, -(-seconds // 60))}
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    # Ends every session of this user: a copy of this cookie must not outlive the log-out.
+    sessions.end_everywhere(current_user._get_current_object())
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/profile/sessions/end")
+@login_required
+def end_sessions():
+    user = current_user._get_current_object()
+    if not TokenForm().validate_on_submit():
+        flash(_("The form expired; please try again."), "error")
+        return redirect(url_for("auth.profile"))
+    accounts.log_out_everywhere(user)
+    sessions.start(user)  # this browser stays logged in, on a session of the new generation
+    flash(_("Every other session of your account was logged out."), "success")
+    return redirect(url_for("auth.profile"))
 
 
 def render_profile(*, token=None, password_form=None, language_form=None, status=200):
@@ -110,7 +127,8 @@ def change_password():
         except accounts.AccountError as error:
             getattr(form, error.field or "new_password").errors.append(error.message)
         else:
-            flash(_("Your password was changed."), "success")
+            sessions.start(current_user._get_current_object())  # others were logged out
+            flash(_("Your password was changed; your other sessions were logged out."), "success")
             return redirect(url_for("auth.profile"))
     return render_profile(password_form=form, status=400)
 

@@ -6,6 +6,7 @@ from portal.bench.enroll import enroll
 from portal.bench.imports import import_
 from portal.bench.limiter import limiter
 from portal.bench.passages import passages
+from portal.bench.photo import photo
 from portal.bench.strict import strict
 from portal.bench.visit import visit
 
@@ -15,5 +16,5 @@ def bench():
     """Benchmarks against the simulator, each printing one JSON object."""
 
 
-for command in (enroll, limiter, import_, visit, passages, strict):
+for command in (enroll, limiter, import_, visit, passages, strict, photo):
     bench.add_command(command)

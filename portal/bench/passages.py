@@ -278,7 +278,7 @@ def _latency(app, server, control, http, person_code, poll_seconds, trials):
 def passages(visits, events, paged_events, stored, poll_seconds, trials, database_url):
     """Passage monitoring and the passage log; prints one JSON object."""
     from portal.extensions import db
-    from portal.models import utcnow
+    from portal.models import User, utcnow
 
     with tempfile.TemporaryDirectory() as tmp, bench_simulator(0) as (server, control):
         app = _app(server, database_url, tmp, poll_seconds)
@@ -319,9 +319,11 @@ def passages(visits, events, paged_events, stored, poll_seconds, trials, databas
         }
 
         door_id = _fill_log(app, stored) if stored else None
+        with app.app_context():
+            guard_key = db.session.get(User, guard_id).get_id()  # id and session generation
         http = app.test_client()
         with http.session_transaction() as session:
-            session["_user_id"] = str(guard_id)
+            session["_user_id"] = guard_key
             session["_fresh"] = True
         since = (utcnow() - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M")
         first_ms = _timed_get(http, "/security/passages")

@@ -1,11 +1,14 @@
 """Business rules for user accounts: creation, roles, activation, passwords, API tokens."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import Role, User, hash_token
+from portal.models import AuditAction, Role, User, hash_token
+from portal.services import audit, login_throttle
 
 MIN_PASSWORD_LENGTH = 10
 # Refused whatever their length (lower-cased comparison).
@@ -87,6 +90,34 @@ def authenticate(email, password):
     return user
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    """The user logged in, or None and how many seconds the log-in stays locked (0: wrong)."""
+
+    user: User | None
+    wait: int = 0
+
+
+def log_in(email, password, address):
+    """Check a log-in attempt against the throttle, then the password (same page either way)."""
+    wait = login_throttle.login_wait(email, address)
+    if wait:
+        return LoginResult(None, wait)
+    user = authenticate(email, password)
+    if user is not None:
+        return LoginResult(user)
+    if login_throttle.login_failed(email, address):
+        _record_lock_out(email)
+        return LoginResult(None, login_throttle.login_wait(email, address))
+    return LoginResult(None)
+
+
+def _record_lock_out(email):
+    user = find_user(email)
+    audit.record(AuditAction.LOGIN_LOCKED, user, by=user, details="too many failed log-ins")
+    db.session.commit()
+
+
 def create_user(*, email, name, role, password):
     """Create and commit a user; AccountError for a bad email, role, name or password."""
     email = normalize_email(email)
@@ -108,16 +139,21 @@ def create_user(*, email, name, role, password):
     user = User(email=email, name=name, role=role.value, active=True)
     user.set_password(password)
     db.session.add(user)
+    audit.record(AuditAction.USER_CREATED, user, details=f"role {role.value}")
     db.session.commit()
     return user
 
 
 def set_role(user, role, *, by=None):
-    """Change ``user``'s role and commit; an admin cannot demote themselves."""
+    """Change ``user``'s role and commit; their sessions end. An admin cannot demote themselves."""
     role = parse_role(role)
     if by is not None and by.id == user.id and role != Role(user.role):
         raise AccountError(N_("You cannot change your own role."), field="role")
+    if role == Role(user.role):
+        return user
+    audit.record(AuditAction.ROLE_CHANGED, user, by=by, details=f"{user.role} → {role.value}")
     user.role = role.value
+    user.end_sessions()  # pages opened under the old role must not keep its rights
     db.session.commit()
     return user
 
@@ -126,10 +162,16 @@ def set_active(user, active, *, by=None):
     """Enable or disable ``user`` and commit; an admin cannot disable themselves."""
     if by is not None and by.id == user.id and not active:
         raise AccountError(N_("You cannot disable your own account."))
+    if bool(active) == user.active:
+        return user
     user.active = bool(active)
     if not active:
-        # A disabled account's API token stops working at once.
+        # A disabled account's API token and sessions stop working at once, and stay ended
+        # when the account is enabled again.
         user.api_token_hash = None
+        user.end_sessions()
+    action = AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED
+    audit.record(action, user, by=by)
     db.session.commit()
     return user
 
@@ -137,6 +179,7 @@ def set_active(user, active, *, by=None):
 def rotate_token(user):
     """Give ``user`` a new API token, commit, and return the plain token (shown once)."""
     token = user.rotate_api_token()
+    audit.record(AuditAction.TOKEN_CREATED, user, by=user)
     db.session.commit()
     return token
 
@@ -149,13 +192,23 @@ def token_created_sentence(had_token):
 
 
 def change_password(user, current, new):
-    """Replace ``user``'s password after checking the current one; commits."""
+    """Replace ``user``'s password after checking the current one; ends their sessions; commits."""
     if not user.check_password(current or ""):
         raise AccountError(N_("The current password is incorrect."), field="current_password")
     problem = password_problem(new, email=user.email)
     if problem:
         raise AccountError(problem, field="new_password")
     user.set_password(new)
+    user.end_sessions()
+    audit.record(AuditAction.PASSWORD_CHANGED, user, by=user)
+    db.session.commit()
+    return user
+
+
+def log_out_everywhere(user):
+    """End every session of ``user`` (the profile's button) and commit."""
+    user.end_sessions()
+    audit.record(AuditAction.SESSIONS_ENDED, user, by=user)
     db.session.commit()
     return user
 

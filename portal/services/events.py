@@ -9,8 +9,18 @@ from sqlalchemy import func, or_, select
 from portal.extensions import db
 from portal.formatting import local_window
 from portal.i18n import N_
-from portal.models import AccessLevel, Event, Guest, GuestImport, JobRecord, Role, Visit, utcnow
-from portal.services import event_guests
+from portal.models import (
+    AccessLevel,
+    AuditAction,
+    Event,
+    Guest,
+    GuestImport,
+    JobRecord,
+    Role,
+    Visit,
+    utcnow,
+)
+from portal.services import audit, event_guests
 
 CANCELLED = N_("This event was cancelled: it can no longer change.")
 
@@ -79,6 +89,7 @@ def create_event(organizer, *, name, location, starts_at, ends_at, access_level)
         access_level=access_level,
     )
     db.session.add(event)
+    audit.record(AuditAction.EVENT_CREATED, event, by=organizer, details=event.name)
     db.session.commit()
     return event
 
@@ -103,6 +114,7 @@ def update_event(event, *, name, location, starts_at, ends_at, access_level, by=
     if (starts_at, ends_at) != old_window:
         window = local_window(starts_at, ends_at)
         moved = event_guests.move_followers(event, old_window, window, by=by)
+    audit.record(AuditAction.EVENT_CHANGED, event, by=by, details=event.name)
     db.session.commit()
     change = EventChange(event, guests=len(moved))
     if any(event_guests.may_hold_person(visit) for visit in moved):
@@ -116,6 +128,7 @@ def cancel_event(event, *, by):
     require_open(event)
     event.cancelled_at = utcnow()
     cancelled, with_person = event_guests.cancel_guests(event, by=by)
+    audit.record(AuditAction.EVENT_CANCELLED, event, by=by, details=event.name)
     db.session.commit()
     change = EventChange(event, guests=len(cancelled))
     if with_person:

@@ -29,6 +29,7 @@ from portal.hikvision import operations as ops
 from portal.i18n import N_
 from portal.models import (
     ACCESS_STATES,
+    AuditAction,
     Guest,
     GuestImport,
     JobRecord,
@@ -36,7 +37,8 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import enrollment
+from portal.services import audit, enrollment
+from portal.services.brief import cap_text, cap_warnings
 from portal.services.jobs import JobFailure
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.sheets import (
@@ -88,6 +90,7 @@ class ImportFileError(ValueError):
     """
 
     def __init__(self, message, *, field="file", rows=None):
+        message = cap_text(message)  # it may quote the sheet, and it travels in a flash cookie
         super().__init__(message)
         self.message = message
         self.field = field
@@ -234,8 +237,9 @@ def stage_import(event, user, sheet_file, photos_file=None):
         photos_path=str(directory / "photos.zip") if archive_used else None,
         state="validated",
     )
-    guest_import.warnings = list(report.warnings)  # shown once, not stored
+    guest_import.warnings = cap_warnings(report.warnings)  # shown once, not stored
     db.session.add(guest_import)
+    audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
     try:
         db.session.commit()
     except BaseException:
@@ -291,6 +295,7 @@ def discard_import(guest_import) -> None:
     if deleted != 1:
         db.session.rollback()
         raise ImportStateError(CANNOT_DISCARD)
+    audit.record(AuditAction.IMPORT_DISCARDED, guest_import, details=guest_import.filename)
     db.session.commit()
     if guest_import in db.session:
         db.session.expunge(guest_import)
@@ -413,6 +418,12 @@ def confirm_import(guest_import, user) -> JobRecord | None:
             db.session.rollback()
             raise ImportStateError(ALREADY_CONFIRMED)
         created, skipped = _write_visits(guest_import, user)
+        audit.record(
+            AuditAction.IMPORT_CONFIRMED,
+            guest_import,
+            by=user,
+            details=f"{created} visits, {skipped} already registered",
+        )
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()

@@ -4,8 +4,9 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from portal.extensions import db
-from portal.models import JobRecord, Role, Visit
+from portal.models import AuditAction, JobRecord, Role, Visit
 from portal.queue import enqueue_again
+from portal.services import audit
 from portal.services import visits as visit_rules
 
 JOB_STATES = ("queued", "started", "finished", "failed")
@@ -110,7 +111,8 @@ def retry_job(record, *, by):
     """Enqueue the failed job's function and arguments again as a new job."""
     if not can_retry(by, record):
         raise PermissionError("this job cannot be retried by this user")
-    return enqueue_again(record, created_by=by)
+    audit.record(AuditAction.JOB_RETRIED, record, by=by, details=record.kind)
+    return enqueue_again(record, created_by=by)  # commits the entry with the new job record
 
 
 def duration_seconds(record, now):

@@ -28,6 +28,7 @@ from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
 from portal.i18n import N_
 from portal.models import (
+    AuditAction,
     Door,
     Guest,
     Passage,
@@ -39,7 +40,7 @@ from portal.models import (
     VisitStateChange,
     utcnow,
 )
-from portal.services import notices
+from portal.services import audit, notices
 
 log = logging.getLogger(__name__)
 
@@ -540,7 +541,7 @@ def check_in(visit, *, by, reason, now=None):
     moved = apply_passage(visit, kind="granted", direction="in", at=at, by=by, note=note)
     if moved == "arrived":
         notices.guest_arrived(visit, at)
-    _audit("visit.check_in", visit, by, reason)
+    _audit(AuditAction.CHECKED_IN, visit, by, reason)
     db.session.commit()
     if moved == "arrived":
         notices.announce_arrivals([visit.id])
@@ -558,7 +559,7 @@ def check_out(visit, *, by, reason, now=None):
     note = N_("Checked out by hand by %(name)s: %(reason)s") % {"name": by.name, "reason": reason}
     _manual_passage(visit, "out", reason, by, at)
     apply_passage(visit, kind="granted", direction="out", at=at, by=by, note=note)
-    _audit("visit.check_out", visit, by, reason)
+    _audit(AuditAction.CHECKED_OUT, visit, by, reason)
     db.session.commit()
     if current_app.config.get("REVOKE_ON_EXIT"):
         revoke_after_exit(visit.id)
@@ -566,18 +567,8 @@ def check_out(visit, *, by, reason, now=None):
 
 
 def _audit(action, visit, by, reason):
-    """Record the action in the audit log when the portal has one (portal.services.audit)."""
-    try:
-        from portal.services import audit
-    except ImportError:
-        return
-    record = getattr(audit, "record", None)
-    if record is None:
-        return
-    try:
-        record(action, user=by, subject=visit, detail={"reason": reason})
-    except TypeError:
-        log.warning("the audit log did not take %s for visit %s", action, visit.id)
+    """Record the check-in or -out in the audit log, in the same transaction."""
+    audit.record(action, visit, by=by, details=reason)
 
 
 # --- reading passages -----------------------------------------------------------------------------

@@ -25,6 +25,14 @@ MAX_JPEG_BYTES = 200 * 1024  # HikCentral refuses face pictures above 200 KB
 MIN_OUTPUT_SIDE = 100  # HikCentral refuses face pictures below 100 px a side
 # Refuse before decoding: a 20 kB file may claim 50 000 x 50 000 pixels (a decompression bomb).
 MAX_PIXELS = 64_000_000
+# ...and by the memory its decoded pixels take (a 16-bit 64-megapixel PNG is 500 kB on disk and
+# 128 MB decoded): with the resizing that follows, one photo stays well under 150 MB of memory.
+MAX_DECODE_BYTES = 80 * 1024 * 1024
+# Bytes per pixel of Pillow's decoded image by mode; the other modes take 4 (RGB included).
+PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+PREMULTIPLIED = {"RGBA", "LA"}
+# Palette and 1-bit images are converted before resizing (nearest-neighbour only otherwise).
+CONVERT_BEFORE_RESIZE = {"P": "RGBA", "PA": "RGBA", "1": "L"}
 QUALITIES = (88, 80, 72, 64, 56, 48, 40)
 DOWNSCALE = 0.8
 
@@ -54,7 +62,6 @@ def normalize_photo(data: bytes) -> Photo:
         raise PhotoError(N_("The photo is empty: choose an image file."))
     image = _decode(data)
     image = _to_rgb(image)
-    image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS)
     jpeg, image = _encode_within_limit(image)
     return Photo(jpeg, hashlib.sha256(jpeg).hexdigest(), image.width, image.height)
 
@@ -63,14 +70,16 @@ def check_photo(data: bytes) -> None:
     """Check cheaply that a photo would normalize: size limits and a decode at 1/8 scale."""
     if not data:
         raise PhotoError(N_("The photo is empty: choose an image file."))
-    _decode(data, draft_to=lambda size: tuple(max(1, side // 8) for side in size))
+    _decode(data, draft_to=lambda size: tuple(max(1, side // 8) for side in size), shrink=False)
 
 
-def _decode(data, draft_to=None):
+def _decode(data, draft_to=None, shrink=True):
     """Open the image, refusing bombs before decoding and truncated files after.
 
     ``draft_to(size)`` gives the smallest size a JPEG may be decoded at (default: what
     normalizing needs); decoding at a reduced scale still reads, and so checks, the whole file.
+    With ``shrink`` the image comes back at most MAX_LONG_SIDE a side, upright: the full-size
+    pixels are dropped before any colour conversion or rotation copies them.
     """
     try:
         with warnings.catch_warnings():
@@ -79,8 +88,11 @@ def _decode(data, draft_to=None):
             _check_dimensions(image.size)
             target = (draft_to or _draft_size)(image.size)
             if image.format == "JPEG" and target:
-                image.draft("RGB", target)
+                image.draft("RGB", target)  # decodes at 1/2, 1/4 or 1/8 scale: less memory
+            _check_decode_budget(image)
             image.load()  # forces a full decode, so a truncated file fails here
+            if shrink:
+                image = _shrink(image)
             ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
             return image
     except PhotoError:
@@ -100,6 +112,40 @@ def _draft_size(size):
         return None
     scale = DRAFT_LONG_SIDE / max(size)
     return tuple(math.ceil(side * scale) for side in size)
+
+
+def decode_bytes(mode, size):
+    """Bytes of memory the decoded pixels of an image of ``mode`` and ``size`` will take."""
+    width, height = size
+    total = width * height * PIXEL_BYTES.get(mode, 4)
+    if mode in PREMULTIPLIED:
+        total *= 2  # resizing copies them with the alpha premultiplied
+    if mode in CONVERT_BEFORE_RESIZE:
+        total += width * height * PIXEL_BYTES.get(CONVERT_BEFORE_RESIZE[mode], 4)
+    return total
+
+
+def _check_decode_budget(image):
+    """Refuse, before decoding, an image whose pixels would take more than MAX_DECODE_BYTES."""
+    if decode_bytes(image.mode, image.size) > MAX_DECODE_BYTES:
+        width, height = image.size
+        raise PhotoError(
+            N_(
+                "The photo is too large to process (%(width)d × %(height)d pixels in a heavy "
+                "format): upload it as a JPEG, or at most about 20 megapixels."
+            )
+            % {"width": width, "height": height}
+        )
+
+
+def _shrink(image):
+    """The image reduced to at most MAX_LONG_SIDE a side, in its own colour mode."""
+    if image.mode in CONVERT_BEFORE_RESIZE:
+        image = image.convert(CONVERT_BEFORE_RESIZE[image.mode])
+    # Pillow cannot pre-reduce 16-bit greyscale by whole factors: resample it in one step.
+    gap = None if image.mode.startswith("I;16") else 2.0
+    image.thumbnail((MAX_LONG_SIDE, MAX_LONG_SIDE), Image.Resampling.LANCZOS, reducing_gap=gap)
+    return image
 
 
 def _check_dimensions(size):

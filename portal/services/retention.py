@@ -1,6 +1,6 @@
 """Personal data kept only while it is needed, then purged on schedule.
 
-Three rules, each a few set-based UPDATEs over batches of ids (keyset paging, one commit per
+Four rules, each a few set-based UPDATEs over batches of ids (keyset paging, one commit per
 batch), each safe to run twice and after a lost run because it works from the rows' state:
 
 - a guest's photo goes PHOTO_RETENTION_DAYS after the end of their last visit, once no visit of
@@ -9,7 +9,8 @@ batch), each safe to run twice and after a lost run because it works from the ro
   for statistics, without the texts that may name the guest (reasons, purpose, duplicate key),
   and the sheet rows of their guest lists are emptied;
 - a guest list never confirmed within IMPORT_FILES_RETENTION_HOURS expires: its rows and its
-  photo ZIP are deleted, and its page says the upload expired.
+  photo ZIP are deleted, and its page says the upload expired;
+- audit log entries older than AUDIT_RETENTION_DAYS are deleted.
 """
 
 import logging
@@ -25,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from portal.extensions import db
 from portal.models import LIVE_STATES, Guest, GuestImport, Visit, VisitStateChange, utcnow
-from portal.services import imports
+from portal.services import audit, imports
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,9 @@ def purge_personal_data(*, now=None) -> dict[str, int]:
     counts = {"photos_deleted": purge_photos(photo_cutoff)}
     counts.update(anonymize_guests(personal_cutoff))
     counts.update(expire_import_uploads(upload_cutoff))
+    counts["audit_entries_deleted"] = audit.purge(
+        current_app.config.get("AUDIT_RETENTION_DAYS", 365), now=now
+    )
     if any(counts.values()):
         log.info("personal data purged: %s", counts)
     return counts

@@ -19,6 +19,7 @@ import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
 from portal.i18n import N_
+from portal.services.brief import MAX_NAME_CHARS, cap_text, name_list
 from portal.services.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
 from portal.services.sheet_headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
 from portal.services.sheet_values import cell_text
@@ -160,7 +161,7 @@ class SheetReader:
                 row=seen[0][0],
             )
         if not mapped.has_name:
-            found = ", ".join(repr(h) for h in mapped.headers if h) or N_("none")
+            found = name_list(h for h in mapped.headers if h) or N_("none")
             raise SheetError(
                 N_(
                     "The sheet has no name column: add full_name (ФИО), or first_name and "
@@ -175,14 +176,19 @@ class SheetReader:
 
     def _note_columns(self, mapped):
         if mapped.ignored:
-            names = ", ".join(repr(h) for h in mapped.ignored)
+            names = name_list(mapped.ignored)
             self.warnings.append(
                 N_("Columns not recognized and ignored: %(names)s.") % {"names": names}
             )
-        for header in mapped.duplicates:
+        if len(mapped.duplicates) == 1:
             self.warnings.append(
                 N_("Column %(name)s repeats an earlier column and is ignored.")
-                % {"name": repr(header)}
+                % {"name": repr(cap_text(mapped.duplicates[0], MAX_NAME_CHARS))}
+            )
+        elif mapped.duplicates:
+            self.warnings.append(
+                N_("Columns repeating earlier ones are ignored: %(names)s.")
+                % {"names": name_list(mapped.duplicates)}
             )
 
     def __iter__(self):

@@ -19,6 +19,7 @@ from portal.models import (
     ACCESS_STATES,
     LIVE_STATES,
     AccessLevel,
+    AuditAction,
     Guest,
     JobRecord,
     Role,
@@ -27,6 +28,7 @@ from portal.models import (
     VisitStateChange,
     utcnow,
 )
+from portal.services import audit
 from portal.services.photos import PhotoError, normalize_photo
 
 log = logging.getLogger(__name__)
@@ -204,6 +206,7 @@ def register_visit(
     )
     set_state(visit, VisitState.PENDING, N_("Registered."), by=host)
     db.session.add(visit)
+    audit.record(AuditAction.VISIT_CREATED, visit, by=host)
     db.session.commit()
     _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
     return visit
@@ -239,6 +242,7 @@ def change_window(visit, starts_at, ends_at, *, by):
             by_user_id=by.id,
         )
     )
+    audit.record(AuditAction.VISIT_CHANGED, visit, by=by, details=_window_text(starts_at, ends_at))
     db.session.commit()
     # An enrolling visit may already hold the old window on HikCentral: correct it after.
     if visit.state in ACCESS_STATES or visit.state == VisitState.ENROLLING:
@@ -251,6 +255,7 @@ def cancel_visit(visit, *, by):
     _require_changeable(visit, N_("This visit is %(state)s: it cannot be cancelled."))
     had_access = visit.hik_person_id is not None or visit.state == VisitState.ENROLLING
     set_state(visit, VisitState.CANCELLED, N_("Cancelled by %(name)s.") % {"name": by.name}, by=by)
+    audit.record(AuditAction.VISIT_CANCELLED, visit, by=by)
     db.session.commit()
     if had_access:
         return _enqueue(visit, "jobs.enroll.revoke_visit", "revoke_visit", by=by)
@@ -272,6 +277,7 @@ def retry_enrollment(visit, *, by, photo=None):
         visit.guest.photo_sha256 = normalized.sha256
     if visit.state == VisitState.FAILED:
         set_state(visit, VisitState.PENDING, N_("Retry requested."), by=by)
+    audit.record(AuditAction.VISIT_RETRIED, visit, by=by, details="new photo" if photo else None)
     db.session.commit()
     return _enqueue(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
 
@@ -280,6 +286,7 @@ def reapply(visit, *, by):
     """Ask HikCentral again to deliver an enrolled visit's access to the devices."""
     if visit.state not in ACCESS_STATES or not visit.hik_person_id:
         raise VisitStateError(N_("Only a visit with access on the doors can be delivered again."))
+    audit.record(AuditAction.ACCESS_REAPPLIED, visit, by=by)  # committed with the job record
     return _enqueue(visit, "jobs.enroll.reapply_visit", "reapply_visit", by=by)
 
 

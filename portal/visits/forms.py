@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired
 
+from portal.bounds import db_int
 from portal.i18n import N_
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -30,10 +31,7 @@ def _int_or_none(value):
     """Coerce a select's value; an unknown value becomes None for the service to explain."""
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return db_int(value)
 
 
 def _time_field(label, message):

@@ -1,6 +1,10 @@
 // Small behaviours shared by every page (no build step, no dependencies).
 //  - <form data-confirm="Really cancel?">: asks before submitting.
 //  - <button data-copy="#element-id">: copies that element's text (e.g. a new API token).
+//  - <select data-autosubmit>: sends its form when the choice changes (a filter).
+//  - <button data-print>: opens the browser's print dialog (the roll-call sheet).
+//  - <div class="progress-bar" data-pct="40">: drawn at that width (no inline styles: the CSP
+//    allows none).
 //  - A submitted form's buttons are disabled so a double click sends it once;
 //    <form data-allow-resubmit> opts out (e.g. a form that downloads a file).
 (function () {
@@ -107,4 +111,30 @@
       function () { copyBySelection(source, button); }
     );
   });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) {
+      window.print();
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.hasAttribute && select.hasAttribute("data-autosubmit") && select.form) {
+      select.form.submit();
+    }
+  });
+
+  function drawProgressBars() {
+    var bars = document.querySelectorAll(".progress-bar[data-pct]");
+    for (var i = 0; i < bars.length; i++) {
+      bars[i].style.width = bars[i].getAttribute("data-pct") + "%";
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawProgressBars);
+  } else {
+    drawProgressBars();
+  }
 })();

@@ -25,6 +25,7 @@ NOTHING = {
     "import_rows_cleared": 0,
     "imports_expired": 0,
     "import_files_deleted": 0,
+    "audit_entries_deleted": 0,
 }
 
 
