@@ -15,6 +15,7 @@ import uuid
 import redis
 from flask import current_app
 from rq import Queue, Retry
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.i18n import N_
@@ -129,3 +130,13 @@ def enqueue_again(record: JobRecord, *, created_by=None) -> JobRecord:
         queue=call.get("queue") or "default",
         job_timeout=call.get("job_timeout"),
     )
+
+
+def latest_record(subject_type: str, subject_id: int) -> JobRecord | None:
+    """The most recent JobRecord about one subject (a visit, an event...), or None."""
+    return db.session.scalars(
+        select(JobRecord)
+        .where(JobRecord.subject_type == subject_type, JobRecord.subject_id == subject_id)
+        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
+        .limit(1)
+    ).first()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from portal import queue
 from portal.extensions import db
 from portal.formatting import local_window
 from portal.i18n import N_
@@ -144,12 +145,7 @@ def require_open(event):
 
 def latest_job(event):
     """The most recent job about the event's guests (a move or a cancel), or None."""
-    return db.session.scalars(
-        select(JobRecord)
-        .where(JobRecord.subject_type == "event", JobRecord.subject_id == event.id)
-        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
-        .limit(1)
-    ).first()
+    return queue.latest_record("event", event.id)
 
 
 def visible_events(user):

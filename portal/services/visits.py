@@ -21,7 +21,6 @@ from portal.models import (
     AccessLevel,
     AuditAction,
     Guest,
-    JobRecord,
     Role,
     Visit,
     VisitState,
@@ -365,12 +364,7 @@ def can_change(user, visit):
 
 def latest_job(visit):
     """The most recent job about this visit, or None."""
-    return db.session.scalars(
-        select(JobRecord)
-        .where(JobRecord.subject_type == "visit", JobRecord.subject_id == visit.id)
-        .order_by(JobRecord.created_at.desc(), JobRecord.id.desc())
-        .limit(1)
-    ).first()
+    return queue.latest_record("visit", visit.id)
 
 
 def _require_changeable(visit, sentence):
