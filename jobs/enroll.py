@@ -1,6 +1,7 @@
 """RQ entry points for one visit: load it by id, call the enrollment service (flows 2 and 4)."""
 
 from flask import current_app
+from rq import get_current_job
 
 from jobs import job
 from portal.hikvision import client_for
@@ -15,14 +16,20 @@ def _give_up(visit_id, *, error):
         return  # the service already failed the visit with its own sentence
     visit = enrollment.load_visit(visit_id)
     transient = isinstance(error, HikvisionError) and error.transient
-    enrollment.give_up(visit, enrollment.HIKCENTRAL_DOWN if transient else enrollment.UNEXPECTED)
+    sentence = enrollment.HIKCENTRAL_DOWN if transient else enrollment.UNEXPECTED
+    enrollment.give_up(visit, sentence, job_id=_job_id())
+
+
+def _job_id():
+    rq_job = get_current_job()
+    return rq_job.id if rq_job is not None else None
 
 
 @job(on_give_up=_give_up)
 def enroll_visit(visit_id):
-    """Enroll the visit on HikCentral."""
+    """Enroll the visit on HikCentral, with every other visit waiting now."""
     visit = enrollment.load_visit(visit_id)
-    return enrollment.enroll_visit(visit, client_for(current_app))
+    return enrollment.enroll_visit(visit, client_for(current_app), job_id=_job_id())
 
 
 @job

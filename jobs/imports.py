@@ -1,6 +1,7 @@
 """RQ entry point for an event's guest list: load the import by id, call the imports service."""
 
 from flask import current_app
+from rq import get_current_job
 
 from jobs import job, report_progress
 from portal.hikvision import client_for
@@ -24,4 +25,10 @@ def _give_up(import_id, *, error):
 def enroll_import(import_id):
     """Enroll every guest of the confirmed import on HikCentral."""
     guest_import = imports.load_import(import_id)
-    return imports.enroll_import(guest_import, client_for(current_app), report=report_progress)
+    rq_job = get_current_job()
+    return imports.enroll_import(
+        guest_import,
+        client_for(current_app),
+        report=report_progress,
+        job_id=rq_job.id if rq_job is not None else None,
+    )

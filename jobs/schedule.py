@@ -43,6 +43,22 @@ def periodic_jobs(config):
             "low",
             900,
         ),
+        # Crash recovery: abandoned and lost jobs, visits left waiting, due delivery checks.
+        PeriodicJob(
+            "gatehouse-reconcile",
+            "jobs.reconcile.reconcile",
+            config.get("RECONCILE_SECONDS", 60),
+            "high",
+            300,
+        ),
+        # Drift repair: enrolled visits compared with HikCentral within its call budget.
+        PeriodicJob(
+            "gatehouse-repair_drift",
+            "jobs.reconcile.repair_drift",
+            config["DRIFT_REPAIR_SECONDS"],
+            "low",
+            300,
+        ),
         # Passage monitoring (architecture.md, flow 6): a Redis lock keeps one poll at a time; the
         # timeout stays under the lock's expiry so a stuck poll ends before another may start.
         PeriodicJob(
@@ -65,9 +81,31 @@ def scheduler_interval(config):
     return max(1, min([MAX_SCHEDULER_INTERVAL, *periods]) // 10)
 
 
+class GatehouseScheduler(Scheduler):
+    """rq-scheduler that registers any periodic job it no longer finds before each look.
+
+    Its schedule lives in Redis: after a flush (or a restore of an older snapshot) the periodic
+    jobs come back within one interval instead of never running again.
+    """
+
+    def __init__(self, *args, config=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = config
+
+    def enqueue_jobs(self):
+        if self.config is not None:
+            missing = [p for p in periodic_jobs(self.config) if p.id not in self]
+            if missing:
+                log.warning("periodic jobs missing from Redis: %s", [p.id for p in missing])
+                register_periodic_jobs(self, self.config)
+        return super().enqueue_jobs()
+
+
 def make_scheduler(connection, config):
     """An rq-scheduler Scheduler on ``connection`` with the interval ``config`` asks for."""
-    return Scheduler(connection=connection, interval=scheduler_interval(config))
+    return GatehouseScheduler(
+        connection=connection, interval=scheduler_interval(config), config=config
+    )
 
 
 def _unchanged(scheduler, periodic):

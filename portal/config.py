@@ -36,6 +36,10 @@ def _float(name, default):
     return float(value) if value not in (None, "") else default
 
 
+def _ints(name, default):
+    return [int(part) for part in _str(name, default).split(",") if part.strip()]
+
+
 def _str(name, default=None):
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -88,14 +92,32 @@ def from_environment():
         "PASSAGE_LOCK_SECONDS": _int("PASSAGE_LOCK_SECONDS", 300),
         # Take access away when a guest is seen leaving (else it lasts to the window's end).
         "REVOKE_ON_EXIT": _bool("REVOKE_ON_EXIT", False),
-        # After enrolling, ask HikCentral this many times, this far apart, whether the devices
-        # received the person (bounded: the job does not wait forever).
-        "DELIVERY_POLL_ATTEMPTS": _int("DELIVERY_POLL_ATTEMPTS", 5),
-        "DELIVERY_POLL_SECONDS": _float("DELIVERY_POLL_SECONDS", 2.0),
+        # Enrollment coalesces: one job enrolls every visit waiting at that moment, up to this.
+        "ENROLL_BATCH_SIZE": _int("ENROLL_BATCH_SIZE", 50),
+        # Delivery to the doors is checked later, in batches, never by a sleeping worker: at
+        # most DELIVERY_CHECKS checks per visit, this many seconds after the re-apply (the last
+        # delay repeats), then "not reported by HikCentral".
+        "DELIVERY_CHECKS": _int("DELIVERY_CHECKS", 3),
+        "DELIVERY_CHECK_DELAYS": _ints("DELIVERY_CHECK_DELAYS", "3,30,120"),
+        # Persons per re-application call (live callers send one or a few at a time).
+        "REAPPLY_CHUNK_SIZE": _int("REAPPLY_CHUNK_SIZE", 10),
+        # A re-application that failed after a good grant is tried again after these delays.
+        "REAPPLY_RETRY_DELAYS": _ints("REAPPLY_RETRY_DELAYS", "30,120,600"),
+        # The reconcile sweep runs this often and re-enqueues visits waiting longer than
+        # RECONCILE_STUCK_SECONDS with no live job.
+        "RECONCILE_SECONDS": _int("RECONCILE_SECONDS", 60),
+        "RECONCILE_STUCK_SECONDS": _int("RECONCILE_STUCK_SECONDS", 90),
+        # Drift repair compares enrolled visits with HikCentral this often, spending at most
+        # this share of the rate limit.
+        "DRIFT_REPAIR_SECONDS": _int("DRIFT_REPAIR_SECONDS", 300),
+        "RECONCILE_CALL_SHARE": _float("RECONCILE_CALL_SHARE", 0.2),
+        # A worker proves it is alive this often while it runs a job; a job whose worker stops
+        # proving it for WORKER_HEARTBEAT_SECONDS * 3 is abandoned and run again (RQ's
+        # maintenance, every WORKER_MAINTENANCE_SECONDS, notices it).
+        "WORKER_HEARTBEAT_SECONDS": _int("WORKER_HEARTBEAT_SECONDS", 10),
+        "WORKER_MAINTENANCE_SECONDS": _int("WORKER_MAINTENANCE_SECONDS", 30),
         # Seconds between the retries of a job that met a transient HikCentral failure.
-        "JOB_RETRY_INTERVALS": [
-            int(s) for s in _str("JOB_RETRY_INTERVALS", "10,30,60,120,300").split(",")
-        ],
+        "JOB_RETRY_INTERVALS": _ints("JOB_RETRY_INTERVALS", "10,30,60,120,300"),
         "GATEHOUSE_TIMEZONE": _str("GATEHOUSE_TIMEZONE", "UTC"),
         # The site's language when neither the user's setting nor the browser picks one.
         "DEFAULT_LANGUAGE": _str("DEFAULT_LANGUAGE", "en"),
@@ -174,6 +196,11 @@ def check(config):
         raise ConfigError("PASSAGE_POLL_SECONDS must be positive and PASSAGE_EVENT_TYPES not empty")
     if config["HIKCENTRAL_RATE_LIMIT_CALLS"] < 1 or config["HIKCENTRAL_RATE_LIMIT_WINDOW"] <= 0:
         raise ConfigError("HIKCENTRAL_RATE_LIMIT_CALLS and _WINDOW must be positive")
+    if not 0 < config.get("RECONCILE_CALL_SHARE", 0.2) <= 1:
+        raise ConfigError("RECONCILE_CALL_SHARE must be more than 0 and at most 1")
+    for name in ("ENROLL_BATCH_SIZE", "REAPPLY_CHUNK_SIZE"):
+        if config.get(name, 1) < 1:
+            raise ConfigError(f"{name} must be at least 1")
 
 
 def _check_hikcentral_identity(config):

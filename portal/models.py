@@ -162,6 +162,16 @@ class VisitState(enum.StrEnum):
     FAILED = "failed"
 
 
+class Delivery(enum.StrEnum):
+    """What is known about a visit's access reaching the doors' devices."""
+
+    PENDING = "pending"  # re-applied; a deferred check will ask HikCentral
+    APPLIED = "applied"
+    FAILED = "failed"  # at least one device refused it
+    NOT_REPORTED = "not_reported"  # HikCentral did not say, within DELIVERY_CHECKS checks
+    NOT_CONFIRMED = "not_confirmed"  # access granted, but the push to the devices failed
+
+
 # States in which access exists (or is being created) on HikCentral.
 LIVE_STATES = {VisitState.PENDING, VisitState.ENROLLING, VisitState.ENROLLED, VisitState.ON_SITE}
 ACCESS_STATES = {VisitState.ENROLLED, VisitState.ON_SITE}
@@ -225,6 +235,15 @@ class Visit(db.Model):
     # What the devices reported after the last re-apply: applied | pending | failed.
     delivery: Mapped[str | None] = mapped_column(String(20))
     delivery_failed: Mapped[int] = mapped_column(default=0)
+    # Delivery checks (or re-applications, while not_confirmed) made so far, and when the next
+    # one is due; None when nothing is left to do.
+    delivery_checks: Mapped[int] = mapped_column(default=0)
+    delivery_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The RQ job id of the enrollment run that claimed this visit (exactly one run enrolls it).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When drift repair last compared this visit with HikCentral.
+    drift_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # HikCentral answered Success to a window change but kept another window (read back twice).
     window_not_applied: Mapped[bool] = mapped_column(default=False, server_default=false())
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -239,6 +258,27 @@ class Visit(db.Model):
     history: Mapped[list["VisitStateChange"]] = relationship(
         back_populates="visit", order_by="VisitStateChange.at", cascade="all, delete-orphan"
     )
+
+
+class DriftKind(enum.StrEnum):
+    PERSON_MISSING = "person_missing"
+    VALIDITY = "validity"
+    ACCESS_LEVEL = "access_level"
+
+
+class DriftRepair(db.Model):
+    """One difference between an enrolled visit and HikCentral that drift repair put right."""
+
+    __tablename__ = "drift_repairs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(Text)
+    repaired: Mapped[bool] = mapped_column(default=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    visit: Mapped["Visit | None"] = relationship()
 
 
 class VisitStateChange(db.Model):

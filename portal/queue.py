@@ -115,6 +115,20 @@ def enqueue(
     return record
 
 
+def enqueue_system_at(func: str, when, *args, queue: str = "default", job_timeout=None):
+    """Enqueue a system job (no subject, no JobRecord, like the scheduler's) to run at ``when``.
+
+    The worker's RQ scheduler moves it to the queue when due. Raises QueueUnavailable.
+    """
+    try:
+        job = get_queue(queue).enqueue_at(
+            when, func, *args, job_timeout=job_timeout, description=f"deferred {func}"
+        )
+    except redis.exceptions.RedisError as exc:
+        raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
+    return job.id
+
+
 def enqueue_again(record: JobRecord, *, created_by=None) -> JobRecord:
     """Enqueue the same function and arguments as ``record`` as a new job (the retry action)."""
     call = record.call or {}

@@ -16,7 +16,7 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
-from portal.services import accounts, audit, sync
+from portal.services import accounts, audit, drift, sync
 from portal.services import connection as connection_service
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,8 @@ def _connection_page(report=None, check_form=None):
             select(AccessLevel).order_by(AccessLevel.active.desc(), AccessLevel.name)
         ).all(),
         doors=db.session.scalars(select(Door).order_by(Door.active.desc(), Door.name)).all(),
+        repairs=drift.recent_repairs(),
+        drift_checked=drift.last_check(),
         door_directions=DOOR_DIRECTIONS,
         action_form=ActionForm(),
     )

@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from portal.bench import processes
 from portal.bench.common import bench_app_config, bench_simulator
 from portal.bench.enroll import bench_face
 from portal.bench.import_enroll import guest_sheet
@@ -90,7 +91,7 @@ def run_strict(singles=3, guests=50, latency_ms=50.0, *, redis_url=None):
                 tmp, server, redis_url,
                 IMPORT_FILES_DIR=str(Path(tmp) / "imports"),
                 JOB_RETRY_INTERVALS=[0, 0, 0],
-                DELIVERY_POLL_ATTEMPTS=1, DELIVERY_POLL_SECONDS=0.0,
+                DELIVERY_CHECKS=1,
                 # One person call at a time, so the scripted faults hit the first guest.
                 HIKCENTRAL_MAX_IN_FLIGHT=1,
             )  # fmt: skip
@@ -133,6 +134,7 @@ def run_strict(singles=3, guests=50, latency_ms=50.0, *, redis_url=None):
                     retries = _retries_used(redis, records)
                 finally:
                     Queue(queue, connection=redis).delete(delete_jobs=True)
+                    processes.forget_deferred(redis)
                     app.extensions["hikcentral"].close()
                     db.session.remove()
                     db.engine.dispose()

@@ -33,11 +33,13 @@ from PIL import Image, ImageChops, ImageDraw
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from rq.results import Result
 from sqlalchemy import select
 
 from portal.bench.common import bench_app_config, bench_simulator, parse_rate
 from portal.config import ROOT
+from portal.services.delivery import LOCK_KEY, NEXT_KEY
 
 PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
 # The devices' delivery status: polled after enrollment, not part of it.
@@ -106,9 +108,8 @@ def worker_environment(config, delivery_polls):
         HIKCENTRAL_URL=config["HIKCENTRAL_URL"],
         HIKCENTRAL_APP_KEY=config["HIKCENTRAL_APP_KEY"],
         HIKCENTRAL_APP_SECRET=config["HIKCENTRAL_APP_SECRET"],
-        # One status poll, no pause: the job ends soon after the visit is enrolled.
-        DELIVERY_POLL_ATTEMPTS=str(delivery_polls),
-        DELIVERY_POLL_SECONDS="0",
+        # Delivery is checked later by a deferred job, at most this many times.
+        DELIVERY_CHECKS=str(max(1, delivery_polls)),
         PYTHONUNBUFFERED="1",
     )
     for name in ("HIKCENTRAL_RATE_LIMIT_CALLS", "HIKCENTRAL_RATE_LIMIT_WINDOW"):
@@ -277,6 +278,9 @@ def forget_jobs(app, redis):
     with app.app_context():
         ids = db.session.scalars(select(JobRecord.rq_job_id)).all()
         db.session.remove()
+    # The deferred delivery checks are system jobs without a record.
+    for name in ("high", "default", "low"):
+        ids += ScheduledJobRegistry(name, connection=redis).get_job_ids()
     for job_id in ids:
         try:
             job = Job.fetch(job_id, connection=redis)
@@ -284,6 +288,7 @@ def forget_jobs(app, redis):
             continue
         Result.delete_all(job)
         job.delete()
+    redis.delete(NEXT_KEY, LOCK_KEY)
 
 
 def forget_limiter(app):

@@ -733,51 +733,109 @@ def _as_list(value):
     return [value] if isinstance(value, dict) else []
 
 
+def _certificate_statuses(detail):
+    """Per-credential statuses of one ElementDetail (a list, or a dict holding one)."""
+    found = _get(detail, "CertificateStatusList")
+    if isinstance(found, dict) and isinstance(_get(found, "CertificateStatus"), list | dict):
+        found = _get(found, "CertificateStatus")
+    return [
+        _int(_get(item, "certificateStatus", "status", "elementStatus")) for item in _as_list(found)
+    ]
+
+
 def element_statuses(data):
-    """Every elementStatus in an elementDownloadDetail answer (key casing tolerated)."""
+    """Every elementStatus and certificate status in an elementDownloadDetail answer."""
     details = _get(_get(data, "ElementDetailList"), "ElementDetail")
     statuses = []
     for detail in _as_list(details):
         for status in _as_list(_get(detail, "ElementStatus")):
             statuses.append(_int(_get(status, "elementStatus")))
+        statuses.extend(_certificate_statuses(detail))
     return statuses
 
 
 def summarize_delivery(statuses):
-    """``applied`` when all elements are 0, ``failed`` when any is 2 or 3, else ``pending``."""
+    """``failed`` when any status is 2 or 3, ``applied`` when all are 0, ``not_reported`` when
+    there is none at all, else ``pending``."""
     if any(s in (2, 3) for s in statuses):
         return "failed"
-    if statuses and all(s == 0 for s in statuses):
+    if not statuses:
+        return "not_reported"
+    if all(s == 0 for s in statuses):
         return "applied"
     return "pending"
 
 
-def delivery_status(client, person_ids, *, max_workers=10):
-    """Per person: applied | pending | failed, or unknown when HikCentral cannot tell us.
+def _not_known(exc):
+    """HikCentral says it has no delivery record of this person (live servers do for type 1)."""
+    return isinstance(exc, NotFoundError) or (
+        isinstance(exc, BadRequestError) and "exist" in _detail(exc)
+    )
 
-    ``unknown`` covers a HikCentral version without the call (code 8), a person it does not know
-    and a failed call; callers treat it like pending. A refused sign-in raises.
+
+def delivery_status(client, person_ids, *, max_workers=10):
+    """Per person: applied | pending | failed | not_reported, or unknown (ask again later).
+
+    ``not_reported``: HikCentral has no answer for the person (not found, an empty answer, or a
+    version without the call, code 8). ``unknown``: the call failed for now. A refused sign-in
+    raises.
     """
     unsupported = False
 
     def one(person_id):
         nonlocal unsupported
         if unsupported:
-            return "unknown"
+            return "not_reported"
         try:
             data = client.call(DELIVERY, {"id": str(person_id)})
         except UnsupportedError:
             unsupported = True
-            return "unknown"
+            return "not_reported"
         except AuthenticationError:
             raise
         except HikvisionError as exc:
+            if _not_known(exc):
+                return "not_reported"
             log.warning("delivery status of %s unknown: %s", person_id, type(exc).__name__)
             return "unknown"
         return summarize_delivery(element_statuses(data))
 
     ids = _unique(person_ids)
     return dict(zip(ids, _each(one, ids, max_workers), strict=True))
+
+
+# --- drift repair reads ----------------------------------------------------------------------
+
+LEVEL_MEMBERS = f"{API}/acs/v1/privilege/group/single/personList"
+
+
+def person_by_code(client, person_code):
+    """The person HikCentral holds under ``person_code`` (personId, beginTime, endTime...), or
+    None when it has none."""
+    return _lookup(client, person_code)
+
+
+def access_level_members(client, access_level_hik_id):
+    """The person ids in an access level (a paged read, 500 per call)."""
+    body = {"privilegeGroupId": str(access_level_hik_id), "type": PERSON_TYPE}
+    members = set()
+    for item in _pages(client, LEVEL_MEMBERS, body):
+        person_id = _text(_get(item, "personId", "id"))
+        if person_id is not None:
+            members.add(person_id)
+    return members
+
+
+def same_window(person, begin, end):
+    """Whether the person's stored validity is [begin, end] (compared as instants)."""
+    return _same_instant(_get(person, "beginTime"), begin) and _same_instant(
+        _get(person, "endTime"), end
+    )
+
+
+def person_id_of(person):
+    """The personId of a person object HikCentral answered."""
+    return _text(_get(person, "personId"))
 
 
 # --- door events -----------------------------------------------------------------------------

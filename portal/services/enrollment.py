@@ -1,4 +1,8 @@
-"""Enrollment of a visit on HikCentral and the follow-up changes (architecture.md, flows 2 and 4).
+"""Enrollment of visits on HikCentral and the follow-up changes (architecture.md, flows 2 and 4).
+
+Enrollment coalesces: the job of one registration claims every visit waiting at that moment (up
+to ENROLL_BATCH_SIZE) and enrolls them through the batch operations. Delivery to the devices is
+followed by deferred checks (services/delivery.py), never by a sleeping worker.
 
 A step that fails stops the chain and says why: a permanent failure ends the visit ``failed``
 with a sentence a host understands (and raises JobFailure so the job is not retried); a transient
@@ -7,16 +11,25 @@ safe to run twice: persons are adopted by their person code, finished work is a 
 """
 
 import logging
-import time
 
 from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload, undefer
 
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import HikvisionError
 from portal.i18n import N_
-from portal.models import ACCESS_STATES, Visit, VisitState, utcnow
-from portal.services import person_codes
+from portal.models import (
+    ACCESS_STATES,
+    Guest,
+    JobRecord,
+    Visit,
+    VisitState,
+    VisitStateChange,
+    utcnow,
+)
+from portal.services import claims, delivery, person_codes
 from portal.services.jobs import JobFailure
 from portal.services.visits import set_state
 
@@ -83,22 +96,6 @@ def record_person(visit, result):
     visit.window_not_applied = not result.window_applied
 
 
-def _fail(visit, sentence, **result):
-    """End the visit failed with ``sentence`` and stop the job without retries."""
-    set_state(visit, VisitState.FAILED, sentence)
-    db.session.commit()
-    raise JobFailure(sentence, result={"visit": visit.id, "outcome": "failed", **result})
-
-
-def _check(result, visit, step):
-    """Raise for a failed item: transient -> retry later, permanent -> the visit fails."""
-    if result.ok:
-        return
-    if result.transient:
-        raise TransientEnrollmentError(result.error or HIKCENTRAL_DOWN)
-    _fail(visit, _host_sentence(step, result.error), step=step)
-
-
 def _host_sentence(step, error):
     error = error or N_("HikCentral refused the request.")
     if step == "grant" and "access level" in error.lower():
@@ -108,98 +105,251 @@ def _host_sentence(step, error):
     return error
 
 
-def _call(visit, step, func, *args, **kwargs):
-    """Run one HikCentral step; a permanent error fails the visit, a transient one propagates."""
-    try:
-        return func(*args, **kwargs)
-    except HikvisionError as exc:
-        if exc.transient:
-            raise
-        _fail(visit, _host_sentence(step, ops.describe(exc)), step=step)
+def enroll_visit(visit, client, *, job_id=None, now=None):
+    """Enroll ``visit`` together with every visit waiting now (up to ENROLL_BATCH_SIZE).
 
-
-def enroll_visit(visit, client, *, now=None):
-    """Enroll ``visit``: person with face and window, access level, re-apply; then delivery."""
+    The visits are claimed in the database first, so each is enrolled by exactly one run; a
+    visit another run took makes this one a no-op that names that run's job.
+    """
     now = now or utcnow()
+    owner = claims.run_id(job_id)
+    settled = _settled(visit, owner)
+    if settled is not None:
+        return settled
+    resumed = claims.resumable(owner)
+    attempted = claims.attempted([visit.id])
+    held = claims.claim([visit.id], owner, from_states=TRIGGER_STATES, now=now)
+    if not held:
+        db.session.refresh(visit)
+        return _settled(visit, owner) or {"visit": visit.id, "outcome": "skipped"}
+    limit = max(1, int(current_app.config["ENROLL_BATCH_SIZE"])) - 1
+    if limit:
+        others = claims.waiting_with(owner, limit=limit, exclude=[visit.id])
+        attempted |= claims.attempted(others)
+        held += [i for i in claims.claim(others, owner, now=now) if i != visit.id]
+    outcomes = enroll_claimed(held, client, owner, now=now, resumed=resumed, attempted=attempted)
+    return _trigger_result(visit.id, outcomes)
+
+
+# The visit a job was enqueued for may be enrolled again after a failure; others only when
+# they wait (a failed visit waits for its host to retry it).
+TRIGGER_STATES = (VisitState.PENDING, VisitState.FAILED)
+
+
+def _settled(visit, owner):
+    """The no-op result when ``visit`` needs nothing from this run, else None."""
     state = VisitState(visit.state)
-    if state in ACCESS_STATES:
+    taken = visit.claimed_by is not None and visit.claimed_by != owner
+    if state in ACCESS_STATES or (state == VisitState.ENROLLING and taken):
+        if taken:
+            record = claims.claimed_by_job(visit)
+            return {
+                "visit": visit.id,
+                "outcome": "taken",
+                "state": state.value,
+                "by_job": record.id if record is not None else None,
+            }
         return {"visit": visit.id, "outcome": "unchanged", "state": state.value}
+    if state == VisitState.FAILED and taken and _failed_since_enqueued(visit, owner):
+        # It failed in another run's batch after this job was queued: that run's sentence is
+        # this job's answer too (a retry queued after the failure enrolls it again).
+        record = claims.claimed_by_job(visit)
+        by_job = record.id if record is not None else None
+        raise JobFailure(
+            visit.state_reason or UNEXPECTED,
+            result={"visit": visit.id, "outcome": "failed", "by_job": by_job},
+        )
     if state not in ENROLLABLE_STATES:
         return {"visit": visit.id, "outcome": "skipped", "state": state.value}
-    if visit.ends_at <= now:
-        set_state(visit, VisitState.EXPIRED, WINDOW_OVER)
+    return None
+
+
+def _failed_since_enqueued(visit, owner):
+    mine = db.session.scalar(select(JobRecord).where(JobRecord.rq_job_id == owner))
+    return mine is not None and visit.updated_at >= mine.created_at
+
+
+def _trigger_result(visit_id, outcomes):
+    """The job's result for its own visit; raises as that visit's outcome demands."""
+    mine = outcomes[visit_id]
+    batch = {"visits": len(outcomes)}
+    for outcome in outcomes.values():
+        batch[outcome["outcome"]] = batch.get(outcome["outcome"], 0) + 1
+    result = {**mine, "batch": batch}
+    if mine["outcome"] == "failed":
+        raise JobFailure(mine["reason"], result=result)
+    if any(o["outcome"] == "transient" for o in outcomes.values()):
+        # The claimed visits stay this job's: its retry (same job id) takes them up again.
+        errors = [o.get("reason") for o in outcomes.values() if o["outcome"] == "transient"]
+        raise TransientEnrollmentError(errors[0] or HIKCENTRAL_DOWN)
+    return result
+
+
+def _load_claimed(ids):
+    return db.session.scalars(
+        select(Visit)
+        .where(Visit.id.in_(ids))
+        .options(
+            selectinload(Visit.guest).options(undefer(Guest.photo)),
+            selectinload(Visit.access_level),
+        )
+        .order_by(Visit.id)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+class _Batch:
+    """One run over claimed visits: the outcome of each, and the HikCentral steps in bulk."""
+
+    def __init__(self, client, owner, now):
+        self.client = client
+        self.owner = owner
+        self.now = now
+        self.outcomes = {}
+        config = current_app.config
+        self.org_code = config.get("HIKCENTRAL_ORG_CODE", "1")
+        self.workers = max(1, int(config.get("HIKCENTRAL_MAX_IN_FLIGHT", 10)))
+
+    def fail(self, visit, sentence, step):
+        set_state(visit, VisitState.FAILED, sentence)
+        self.outcomes[visit.id] = {
+            "visit": visit.id,
+            "outcome": "failed",
+            "step": step,
+            "reason": sentence,
+        }
+
+    def later(self, visit, error):
+        self.outcomes[visit.id] = {
+            "visit": visit.id,
+            "outcome": "transient",
+            "reason": error or HIKCENTRAL_DOWN,
+        }
+
+    def prepare(self, visits):
+        """The visits to enroll now; an ended window or a withdrawn access level settles one."""
+        ready = []
+        for visit in visits:
+            if visit.state != VisitState.ENROLLING or visit.claimed_by != self.owner:
+                continue  # cancelled between the claim and now: nothing was sent yet
+            if visit.ends_at <= self.now:
+                set_state(visit, VisitState.EXPIRED, WINDOW_OVER)
+                self.outcomes[visit.id] = {"visit": visit.id, "outcome": "expired"}
+            elif not visit.access_level.active:
+                name = visit.access_level.name
+                self.fail(visit, ACCESS_LEVEL_INACTIVE % {"name": name}, "access_level")
+            else:
+                ready.append(visit)
         db.session.commit()
-        return {"visit": visit.id, "outcome": "expired"}
-    level = visit.access_level
-    if not level.active:
-        _fail(visit, ACCESS_LEVEL_INACTIVE % {"name": level.name}, step="access_level")
-    if state != VisitState.ENROLLING:
-        set_state(visit, VisitState.ENROLLING)
+        return ready
+
+    def persons(self, visits, resumed, attempted):
+        """Ensure every guest's person concurrently; returns the visits whose person exists.
+
+        A visit an earlier run worked on (``attempted``) is looked up before it is added."""
+        todo = [v for v in visits if not (v.id in resumed and v.hik_person_id)]
+        specs = [person_spec(visit, look_first=visit.id in attempted) for visit in todo]
+        results = ops.ensure_persons(
+            self.client, specs, org_code=self.org_code, max_workers=self.workers
+        )
+        for visit, result in zip(todo, results, strict=True):
+            if result.ok:
+                record_person(visit, result)
+                self.outcomes[visit.id] = {"visit": visit.id, "person": result.action}
+            elif result.transient:
+                self.later(visit, result.error)
+            else:
+                self.fail(visit, _host_sentence("person", result.error), "person")
+        # A later run (or a revoke) must know which persons exist.
+        db.session.commit()
+        return [v for v in visits if v.hik_person_id and v.id not in self._settled_ids()]
+
+    def _settled_ids(self):
+        return {i for i, o in self.outcomes.items() if "outcome" in o}
+
+    def grants(self, visits):
+        """One grant call per access level; returns the visits granted."""
+        by_level = {}
+        for visit in visits:
+            by_level.setdefault(visit.access_level.hik_id, []).append(visit)
+        granted = []
+        for hik_id, members in by_level.items():
+            results = ops.grant(self.client, hik_id, [v.hik_person_id for v in members])
+            for visit, result in zip(members, results, strict=True):
+                if result.ok:
+                    granted.append(visit)
+                elif result.transient:
+                    self.later(visit, result.error)
+                else:
+                    self.fail(visit, _host_sentence("grant", result.error), "grant")
+        db.session.commit()
+        return granted
+
+    def finish(self, visits, specs):
+        """Granted visits become enrolled unless they were closed meanwhile (then revoked)."""
+        ids = [visit.id for visit in visits]
+        if not ids:
+            return
+        db.session.execute(
+            update(Visit)
+            .where(
+                Visit.id.in_(ids),
+                Visit.state == VisitState.ENROLLING.value,
+                Visit.claimed_by == self.owner,
+            )
+            .values(state=VisitState.ENROLLED.value, state_reason=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        for visit in visits:
+            db.session.refresh(visit)
+            outcome = self.outcomes.setdefault(visit.id, {"visit": visit.id})
+            if visit.state == VisitState.ENROLLED:
+                self._enrolled(visit, specs[visit.id], outcome)
+            else:
+                log.info("visit %s became %s during enrollment; revoking", visit.id, visit.state)
+                outcome.update(revoke_visit(visit, self.client), outcome="revoked_after_change")
         db.session.commit()
 
-    # A run after an earlier one (retried job, failed visit) looks before it adds.
-    spec = person_spec(visit, look_first=state != VisitState.PENDING)
-    org = current_app.config.get("HIKCENTRAL_ORG_CODE", "1")
-    [person] = _call(visit, "person", ops.ensure_persons, client, [spec], org_code=org)
-    _check(person, visit, "person")
-    record_person(visit, person)
-    db.session.commit()  # a later run (or a revoke) must know the person exists
-
-    [granted] = _call(visit, "grant", ops.grant, client, level.hik_id, [person.person_id])
-    _check(granted, visit, "grant")
-    _call(visit, "reapply", ops.reapply, client, [person.person_id])
-
-    db.session.refresh(visit)
-    if visit.state != VisitState.ENROLLING:
-        # Cancelled (or expired) while we enrolled: take back what was just given.
-        log.info("visit %s became %s during enrollment; revoking", visit.id, visit.state)
-        revoked = revoke_visit(visit, client)
-        return {**revoked, "outcome": "revoked_after_change"}
-    if (visit.starts_at, visit.ends_at) != (spec.begin, spec.end):
-        update_validity(visit, client, reapply=False)
-    set_state(visit, VisitState.ENROLLED)
-    db.session.commit()
-    delivery = follow_delivery(visit, client)
-    return {
-        "visit": visit.id,
-        "outcome": "enrolled",
-        "person": person.action,
-        "hik_person_id": person.person_id,
-        "delivery": delivery,
-    }
+    def _enrolled(self, visit, spec, outcome):
+        visit.history.append(VisitStateChange(state=VisitState.ENROLLED.value))
+        if (visit.starts_at, visit.ends_at) != (spec.begin, spec.end):
+            update_validity(visit, self.client, reapply=False)
+        outcome.update(
+            outcome="enrolled", hik_person_id=visit.hik_person_id, delivery=visit.delivery
+        )
 
 
-def give_up(visit, error_sentence):
-    """After the last retry: a visit still being enrolled ends failed with ``error_sentence``."""
+def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=(), attempted=()):
+    """Enroll visits ``owner`` has claimed: persons concurrently, one grant per access level,
+    re-applications in chunks; returns {visit id: outcome}. One guest's failure fails only
+    that guest; commits as it goes."""
+    now = now or utcnow()
+    batch = _Batch(client, owner, now)
+    ready = batch.prepare(_load_claimed(visit_ids))
+    specs = {visit.id: person_spec(visit) for visit in ready}
+    granted = batch.grants(batch.persons(ready, set(resumed), set(attempted)))
+    if granted:
+        delivery.reapply(client, granted, now=now)
+        db.session.commit()
+    batch.finish(granted, specs)
+    if granted:
+        delivery.schedule_next()
+    return batch.outcomes
+
+
+def give_up(visit, error_sentence, *, job_id=None):
+    """After the last retry: the visit and the others its run held end failed; commits."""
+    if job_id:
+        for held in db.session.scalars(
+            select(Visit).where(
+                Visit.claimed_by == job_id, Visit.state == VisitState.ENROLLING.value
+            )
+        ).all():
+            set_state(held, VisitState.FAILED, error_sentence)
     if visit.state in (VisitState.PENDING, VisitState.ENROLLING):
         set_state(visit, VisitState.FAILED, error_sentence)
-        db.session.commit()
-
-
-def follow_delivery(visit, client, *, attempts=None, interval=None, sleep=time.sleep):
-    """Poll the devices' delivery a bounded number of times; records applied/pending/failed."""
-    config = current_app.config
-    attempts = attempts if attempts is not None else config.get("DELIVERY_POLL_ATTEMPTS", 5)
-    interval = interval if interval is not None else config.get("DELIVERY_POLL_SECONDS", 2.0)
-    status = "pending"
-    for attempt in range(max(attempts, 0)):
-        try:
-            answer = ops.delivery_status(client, [visit.hik_person_id])
-        except HikvisionError as exc:
-            # Access is granted; not knowing whether the devices have it yet is not a failure.
-            log.warning("delivery of visit %s unknown: %s", visit.id, type(exc).__name__)
-            break
-        status = answer.get(visit.hik_person_id, "pending")
-        if status in ("applied", "failed"):
-            break
-        status = "pending"
-        if attempt < attempts - 1:
-            sleep(interval)
-    visit.delivery = status
-    # The delivery answer is per person; "failed" means at least one device refused it.
-    visit.delivery_failed = 1 if status == "failed" else 0
     db.session.commit()
-    return status
 
 
 def update_validity(visit, client, *, reapply=True):
@@ -215,14 +365,15 @@ def update_validity(visit, client, *, reapply=True):
     visit.window_not_applied = not result.window_applied
     db.session.commit()
     if reapply:
-        ops.reapply(client, [visit.hik_person_id])
+        delivery.reapply(client, [visit])
+        db.session.commit()
+        delivery.schedule_next()
     return {"visit": visit.id, "outcome": result.action}
 
 
 def access_removed(visit):
     """Forget the devices' delivery of access that no longer exists (the caller commits)."""
-    visit.delivery = None
-    visit.delivery_failed = 0
+    delivery.forget(visit)
 
 
 def revoke_visit(visit, client):
@@ -246,11 +397,13 @@ def revoke_visit(visit, client):
 
 
 def reapply_visit(visit, client):
-    """Push an enrolled visit's access to the devices again and follow the delivery."""
+    """Push an enrolled visit's access to the devices again; a deferred check follows."""
     if VisitState(visit.state) not in ACCESS_STATES or not visit.hik_person_id:
         return {"visit": visit.id, "outcome": "skipped", "state": visit.state}
-    ops.reapply(client, [visit.hik_person_id])
-    return {"visit": visit.id, "outcome": "reapplied", "delivery": follow_delivery(visit, client)}
+    delivery.reapply(client, [visit])
+    db.session.commit()
+    delivery.schedule_next()
+    return {"visit": visit.id, "outcome": "reapplied", "delivery": visit.delivery}
 
 
 def load_visit(visit_id):

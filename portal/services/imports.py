@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from rq import Retry
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, undefer
 
@@ -37,7 +37,7 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import audit, enrollment
+from portal.services import audit, claims, delivery, enrollment
 from portal.services.brief import cap_text, cap_warnings
 from portal.services.jobs import JobFailure
 from portal.services.photos import PhotoError, normalize_photo
@@ -552,18 +552,30 @@ def _chunks(ids, first, largest):
         start += size
 
 
-def _waiting_ids(guest_import):
+def _waiting_ids(guest_import, owner):
+    """The import's visits this run may take: pending ones, and those it (or nobody) holds."""
     return db.session.scalars(
         select(Visit.id)
-        .where(Visit.import_id == guest_import.id, Visit.state.in_(WAITING_STATES))
+        .where(
+            Visit.import_id == guest_import.id,
+            or_(
+                Visit.state == VisitState.PENDING.value,
+                and_(
+                    Visit.state == VisitState.ENROLLING.value,
+                    or_(Visit.claimed_by == owner, Visit.claimed_by.is_(None)),
+                ),
+            ),
+        )
         .order_by(Visit.id)
     ).all()
 
 
-def _load_chunk(ids):
+def _load_chunk(ids, owner):
+    """Claim the chunk's visits for this run (another run may hold some), then load them."""
+    held = claims.claim(ids, owner)
     visits = db.session.scalars(
         select(Visit)
-        .where(Visit.id.in_(ids), Visit.state.in_(WAITING_STATES))
+        .where(Visit.id.in_(held), Visit.state == VisitState.ENROLLING.value)
         .options(
             selectinload(Visit.guest).options(undefer(Guest.photo)),
             selectinload(Visit.access_level),
@@ -577,15 +589,18 @@ def _load_chunk(ids):
 class _Run:
     """One run of an import's enrollment: what it enrolled, what failed, what is left."""
 
-    def __init__(self, client, *, org_code, max_workers, now):
+    def __init__(self, client, *, org_code, max_workers, now, owner):
         self.client = client
+        self.owner = owner
+        # Visits this run's job held before (a retry): their persons exist already.
+        self.resumed: set[int] = claims.resumable(owner)
         self.org_code = org_code
         self.max_workers = max_workers
         self.now = now
         self.enrolled_ids: list[str] = []
         self.counts = {"enrolled": 0, "failed": 0, "expired": 0, "transient": 0, "revoked": 0}
         self.transient_error = None
-        self.resumed: set[int] = set()
+        # Visits an earlier run worked on: their person is looked up before it is added.
         self.retried: set[int] = set()
 
     def fail(self, visit, sentence):
@@ -607,12 +622,6 @@ class _Run:
                 name = visit.access_level.name
                 self.fail(visit, enrollment.ACCESS_LEVEL_INACTIVE % {"name": name})
             else:
-                if visit.state != VisitState.ENROLLING:
-                    set_state(visit, VisitState.ENROLLING)
-                elif visit.hik_person_id:
-                    self.resumed.add(visit.id)  # a crashed run created its person already
-                else:
-                    self.retried.add(visit.id)  # an earlier run may have added it: look first
                 ready.append(visit)
         db.session.commit()
         return ready
@@ -685,10 +694,10 @@ class _Run:
         db.session.commit()
 
 
-def _unapplied_person_ids(guest_import):
-    """Persons of the import who hold access but were never re-applied to the devices."""
-    return db.session.execute(
-        select(Visit.id, Visit.hik_person_id).where(
+def _unapplied(guest_import):
+    """Visits of the import that hold access but were never re-applied to the devices."""
+    return db.session.scalars(
+        select(Visit).where(
             Visit.import_id == guest_import.id,
             Visit.state.in_(ACCESS_STATE_VALUES),
             Visit.delivery.is_(None),
@@ -698,24 +707,19 @@ def _unapplied_person_ids(guest_import):
 
 
 def _reapply(guest_import, client):
-    """One re-apply for every enrolled person still waiting for it; marks them ``pending``."""
-    rows = _unapplied_person_ids(guest_import)
-    if not rows:
+    """Re-apply every enrolled person still waiting for it, in chunks; checks follow later."""
+    visits = _unapplied(guest_import)
+    if not visits:
         return 0
-    ops.reapply(client, [person_id for _, person_id in rows])
-    ids = [visit_id for visit_id, _ in rows]
-    for start in range(0, len(ids), 500):
-        db.session.execute(
-            update(Visit)
-            .where(Visit.id.in_(ids[start : start + 500]))
-            .values(delivery="pending")
-            .execution_options(synchronize_session=False)
-        )
+    delivery.reapply(client, visits)
     db.session.commit()
-    return len(rows)
+    delivery.schedule_next()
+    return len(visits)
 
 
-def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FIRST_CHUNK):
+def enroll_import(
+    guest_import, client, *, report=None, now=None, first_chunk=FIRST_CHUNK, job_id=None
+):
     """Enroll the import's waiting guests in chunks; ``report(done, total, failed)`` per chunk.
 
     A transient failure that affects a whole chunk, or leaves guests waiting at the end, is
@@ -729,6 +733,7 @@ def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FI
         org_code=config.get("HIKCENTRAL_ORG_CODE", "1"),
         max_workers=max(1, int(config.get("HIKCENTRAL_MAX_IN_FLIGHT", 10))),
         now=now or utcnow(),
+        owner=claims.run_id(job_id),
     )
     guest_import.state = "enrolling"
     db.session.commit()
@@ -738,7 +743,8 @@ def enroll_import(guest_import, client, *, report=None, now=None, first_chunk=FI
         report(*progress(guest_import))
 
     report_now()
-    _enroll_chunks(run, _chunks(_waiting_ids(guest_import), first_chunk, MAX_CHUNK), report_now)
+    waiting = _waiting_ids(guest_import, run.owner)
+    _enroll_chunks(run, _chunks(waiting, first_chunk, MAX_CHUNK), report_now)
     reapplied = _reapply(guest_import, client)
     if run.counts["transient"]:
         raise enrollment.TransientEnrollmentError(run.transient_error)
@@ -767,7 +773,8 @@ def _enroll_chunks(run, chunks, report_now):
     granter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-grant")
 
     def start(ids):
-        visits = run.prepare(_load_chunk(ids))
+        run.retried |= claims.attempted(ids) - run.resumed
+        visits = run.prepare(_load_chunk(ids, run.owner))
         known, todo, specs = run.person_work(visits)
         return visits, known, todo, [persons.submit(run.ensure_one, spec) for spec in specs]
 

@@ -207,8 +207,17 @@ def register_visit(
     db.session.add(visit)
     audit.record(AuditAction.VISIT_CREATED, visit, by=host)
     db.session.commit()
-    _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=host)
+    queue_for_enrollment(visit, by=host)
     return visit
+
+
+def queue_for_enrollment(visit, *, by=None):
+    """Enqueue the enrollment of a visit that is ``pending``; call it after the commit.
+
+    The job also enrolls every other visit waiting at that moment. When Redis refuses, the visit
+    stays pending (the reconcile sweep enqueues it later) and None is returned.
+    """
+    return _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
 
 
 def photo_required():

@@ -36,9 +36,10 @@ def test_bench_visit_prints_one_json_object_and_leaves_redis_clean(app, redis_co
         assert set(report[name]) == {"median", "p95", "max"}
         assert 0 < report[name]["median"] <= report[name]["p95"] <= report[name]["max"]
     assert report["enrolled_budget_seconds"] == pytest.approx(3 * 0.020 + 1)
-    # A new guest: person with face, access level, re-apply; then one delivery poll.
+    # A new guest: person with face, access level, re-apply; delivery is checked later by a
+    # deferred job (at most one check falls inside a visit's wait).
     assert report["enrollment_calls_per_guest"]["max"] <= 3
-    assert report["all_calls_per_guest"]["max"] == report["enrollment_calls_per_guest"]["max"] + 1
+    assert report["all_calls_per_guest"]["max"] <= report["enrollment_calls_per_guest"]["max"] + 1
     assert report["photo_bytes_uploaded"] > 1_000_000
 
     # The run's jobs, its worker and its limiter are gone from Redis.

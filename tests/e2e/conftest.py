@@ -47,8 +47,6 @@ def app_config(app_config):
     # No waiting for devices to confirm delivery: the simulator applies at once.
     return {
         **app_config,
-        "DELIVERY_POLL_ATTEMPTS": 1,
-        "DELIVERY_POLL_SECONDS": 0.0,
     }
 
 

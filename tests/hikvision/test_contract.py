@@ -193,9 +193,10 @@ def test_reapply_and_delivery_status(client, sim, profile):
     ids = enroll(client, "P-1", "P-2", "P-3")
     assert all(r.ok for r in ops.grant(client, "1", ids))
     if profile == "strict":
-        # Live servers do not report the delivery of ordinary persons: never "pending".
+        # Live servers do not report the delivery of ordinary persons: "not reported", never
+        # "pending" for ever.
         ops.reapply(client, ids)
-        assert set(ops.delivery_status(client, ids).values()) == {"unknown"}
+        assert set(ops.delivery_status(client, ids).values()) == {"not_reported"}
         return
     assert set(ops.delivery_status(client, ids).values()) == {"pending"}
     ops.reapply(client, ids)
@@ -207,13 +208,14 @@ def test_reapply_and_delivery_status(client, sim, profile):
             break
         time.sleep(0.1)
     assert status == {ids[0]: "applied", ids[1]: "applied", ids[2]: "failed"}
-    assert ops.delivery_status(client, ["999999"]) == {"999999": "unknown"}
+    # A person the call does not know is not reported, never pending for ever.
+    assert ops.delivery_status(client, ["999999"]) == {"999999": "not_reported"}
 
 
-def test_delivery_status_without_the_call_is_unknown(client, sim):
+def test_delivery_status_without_the_call_is_not_reported(client, sim):
     ids = enroll(client, "N-1", "N-2")
     sim.configure(unsupported_paths=["/artemis/api/visitor/v1/person/ID/elementDownloadDetail"])
-    assert ops.delivery_status(client, ids) == {ids[0]: "unknown", ids[1]: "unknown"}
+    assert ops.delivery_status(client, ids) == {ids[0]: "not_reported", ids[1]: "not_reported"}
 
 
 def test_delete_persons(client, sim):

@@ -493,6 +493,29 @@ def test_delivery_status_reads_element_statuses(client, mocked):
         "3": _detail(0, 1),
         "4": ok(""),
         "5": _detail("0", key="ElementStatus"),
+        "6": ok({"ElementDetailList": {"ElementDetail": []}}),
+        "7": ok(
+            {
+                "ElementDetailList": {
+                    "ElementDetail": [
+                        {
+                            "ElementStatus": [{"elementStatus": 0}],
+                            "CertificateStatusList": [{"certificateStatus": 3}],
+                        }
+                    ]
+                }
+            }
+        ),
+        "8": ok(
+            {
+                "ElementDetailList": {
+                    "ElementDetail": {
+                        "ElementStatus": [],
+                        "CertificateStatusList": {"CertificateStatus": [{"status": 0}]},
+                    }
+                }
+            }
+        ),
     }
 
     def callback(request):
@@ -505,21 +528,40 @@ def test_delivery_status_reads_element_statuses(client, mocked):
         "1": "applied",
         "2": "failed",
         "3": "pending",
-        "4": "pending",
+        # Nothing to say about the person: not reported, never pending for ever.
+        "4": "not_reported",
         "5": "applied",
+        "6": "not_reported",
+        # A credential the devices refused fails the delivery though the elements applied.
+        "7": "failed",
+        "8": "applied",
     }
 
 
-def test_delivery_status_is_unknown_when_the_version_lacks_the_call(client, mocked):
+def test_delivery_status_is_not_reported_when_the_version_lacks_the_call(client, mocked):
     mocked.post(
         f"{API}/visitor/v1/person/ID/elementDownloadDetail",
         json={"code": "8", "msg": "This product version is not supported", "data": ""},
     )
     assert ops.delivery_status(client, ["1", "2"], max_workers=1) == {
-        "1": "unknown",
-        "2": "unknown",
+        "1": "not_reported",
+        "2": "not_reported",
     }
     assert len(responses.calls) == 1  # no point asking again
+
+
+def test_delivery_status_of_a_person_the_call_does_not_know_is_not_reported(client, mocked):
+    # Live servers answer the visitor call this way for ordinary persons (type 1).
+    mocked.post(
+        f"{API}/visitor/v1/person/ID/elementDownloadDetail",
+        json={"code": "128", "msg": "The request resource does not exist", "data": ""},
+    )
+    assert ops.delivery_status(client, ["7"]) == {"7": "not_reported"}
+
+
+def test_delivery_status_after_a_failed_call_is_unknown(client, mocked):
+    mocked.post(f"{API}/visitor/v1/person/ID/elementDownloadDetail", status=500)
+    assert ops.delivery_status(client, ["7"]) == {"7": "unknown"}
 
 
 # --- door events ---------------------------------------------------------------------------

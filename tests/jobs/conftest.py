@@ -1,5 +1,5 @@
-"""Fixtures for job tests: a real RQ SimpleWorker in burst mode, a HikCentral client that does
-not wait between its own retries, and an access level that exists on the simulator."""
+"""Fixtures for job tests: a real RQ SimpleWorker in burst mode and a HikCentral client that does
+not wait between its own retries."""
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -7,15 +7,6 @@ from rq import Queue, SimpleWorker
 from portal.hikvision import operations
 from portal.hikvision.client import HikCentralClient
 from portal.queue import QUEUES
-
-
-@pytest.fixture
-def app_config(app_config):
-    return {
-        **app_config,
-        "DELIVERY_POLL_ATTEMPTS": 1,
-        "DELIVERY_POLL_SECONDS": 0.0,
-    }
 
 
 def run_worker(connection, queues=QUEUES, with_scheduler=False):

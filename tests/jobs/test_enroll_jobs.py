@@ -5,10 +5,11 @@ from datetime import datetime, timedelta
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
+from portal.hikvision import client_for
 from portal.hikvision.operations import DELIVERY
 from portal.models import JobRecord, Visit
 from portal.queue import enqueue
-from portal.services import enrollment
+from portal.services import delivery, enrollment
 from tests.fixtures.factories import face_jpeg, make_access_level, make_guest, make_visit
 
 
@@ -77,14 +78,15 @@ def test_the_job_sees_the_committed_visit(app, db, sim, work, host_user, level):
 
 def test_running_twice_enrolls_once(app, db, sim, work, host_user, level):
     visit = make_visit(host_user, level)
-    enqueue_enroll(visit)
+    first = enqueue_enroll(visit)
     work()
     person_id = reload(db, Visit, visit.id).hik_person_id
 
-    # A second job for an enrolled visit is a no-op...
+    # A second job for an enrolled visit is a no-op that names the job that did the work...
     second = enqueue_enroll(visit)
     work()
-    assert reload(db, JobRecord, second.id).result["outcome"] == "unchanged"
+    result = reload(db, JobRecord, second.id).result
+    assert (result["outcome"], result["by_job"]) == ("taken", first.id)
     # ...and one for a visit sent back to pending adopts the existing person by its code.
     visit = reload(db, Visit, visit.id)
     visit.state = "pending"
@@ -95,7 +97,9 @@ def test_running_twice_enrolls_once(app, db, sim, work, host_user, level):
     persons = [p for p in sim.state()["persons"] if p["person_code"] == visit.person_code]
     assert len(persons) == 1
     assert reload(db, Visit, visit.id).hik_person_id == person_id
-    assert sim.stats()["calls"].get("/artemis/api/resource/v1/person/single/add") == 2
+    # The second run looked the code up before adding (an earlier run had worked on it).
+    assert sim.stats()["calls"].get("/artemis/api/resource/v1/person/single/add") == 1
+    assert sim.stats()["calls"].get("/artemis/api/resource/v1/person/personCode/personInfo") == 1
 
 
 def test_cancelled_visit_is_skipped(app, db, sim, work, host_user, level):
@@ -184,24 +188,36 @@ def test_retries_exhausted_fail_the_visit_with_a_sentence(
     assert sim.stats()["faults"] >= 3
 
 
-def test_delivery_is_followed_until_applied(app, db, sim, work, host_user, level):
-    app.config.update(DELIVERY_POLL_ATTEMPTS=20, DELIVERY_POLL_SECONDS=0.05)
-    sim.configure(delivery_delay=0.3)
+def test_delivery_is_checked_later_not_by_a_sleeping_job(app, db, sim, work, host_user, level):
+    sim.configure(delivery_delay=0.0)
     visit = make_visit(host_user, level)
     enqueue_enroll(visit)
     work()
     visit = reload(db, Visit, visit.id)
-    assert visit.delivery == "applied"
-    assert visit.delivery_failed == 0
-    assert sim.stats()["calls"][DELIVERY] >= 2  # pending at first, then applied
+    # The job ended right after the re-apply: no delivery call yet, a check is due shortly.
+    assert (visit.state, visit.delivery) == ("enrolled", "pending")
+    assert DELIVERY not in sim.stats()["calls"]
+    assert visit.delivery_due_at is not None
+    redis = app.extensions["redis"]
+    scheduled = ScheduledJobRegistry("default", connection=redis).get_job_ids()
+    assert [Job.fetch(i, connection=redis).func_name for i in scheduled] == [
+        "jobs.delivery.follow_deliveries"
+    ]
+    assert abs((delivery.scheduled_at() - visit.delivery_due_at).total_seconds()) < 1
+
+    delivery.follow_deliveries(client_for(app), now=visit.delivery_due_at)
+    visit = reload(db, Visit, visit.id)
+    assert (visit.delivery, visit.delivery_checks, visit.delivery_due_at) == ("applied", 1, None)
+    assert sim.stats()["calls"][DELIVERY] == 1
 
 
 def test_delivery_failure_is_recorded(app, db, sim, work, host_user, level):
-    app.config.update(DELIVERY_POLL_ATTEMPTS=10, DELIVERY_POLL_SECONDS=0.05)
     visit = make_visit(host_user, level)
     sim.configure(delivery_delay=0.0, delivery_failures=[visit.person_code])
     enqueue_enroll(visit)
     work()
+    visit = reload(db, Visit, visit.id)
+    delivery.follow_deliveries(client_for(app), now=visit.delivery_due_at)
     visit = reload(db, Visit, visit.id)
     assert visit.state == "enrolled"  # access exists; the devices did not take it
     assert visit.delivery == "failed"

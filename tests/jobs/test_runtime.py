@@ -37,4 +37,7 @@ def test_scheduler_burst_registers_and_enqueues(app, redis_conn):
     assert result.exit_code == 0, result.output
     assert "looking every 1 s" in result.output  # a tenth of the 15 s poll
     assert Queue("default", connection=redis_conn).job_ids == ["gatehouse-expire_visits"]
-    assert Queue("high", connection=redis_conn).job_ids == ["gatehouse-monitor_passages"]
+    assert sorted(Queue("high", connection=redis_conn).job_ids) == [
+        "gatehouse-monitor_passages",
+        "gatehouse-reconcile",
+    ]

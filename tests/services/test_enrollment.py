@@ -8,14 +8,14 @@ from sqlalchemy import update
 from portal.hikvision import client_for
 from portal.hikvision import operations as ops
 from portal.models import Visit
-from portal.services import enrollment
+from portal.services import delivery, enrollment
 from portal.services.jobs import JobFailure
 from tests.fixtures.factories import make_access_level, make_visit
 
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "DELIVERY_POLL_ATTEMPTS": 1, "DELIVERY_POLL_SECONDS": 0.0}
+    return {**app_config, "DELIVERY_CHECKS": 3, "DELIVERY_CHECK_DELAYS": [3, 30, 120]}
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_enroll_records_person_and_history(app, db, sim, client, host_user, lobb
     result = enrollment.enroll_visit(visit, client)
     assert result["outcome"] == "enrolled"
     assert visit.state == "enrolled" and visit.hik_person_id == result["hik_person_id"]
-    assert visit.delivery == "pending"  # one poll, the simulator needs a second
+    assert visit.delivery == "pending"  # checked later, by a deferred job
     person = sim.person(visit.person_code)
     assert datetime.fromisoformat(person["end_time"]) == visit.ends_at.replace(microsecond=0)
 
@@ -123,8 +123,13 @@ def test_reapply_follows_delivery(app, db, sim, client, host_user, lobby):
     sim.configure(delivery_delay=0.0)
     visit = make_visit(host_user, lobby)
     enrollment.enroll_visit(visit, client)
+    delivery.follow_deliveries(client, now=visit.delivery_due_at)
+    assert visit.delivery == "applied"
     result = enrollment.reapply_visit(visit, client)
-    assert result == {"visit": visit.id, "outcome": "reapplied", "delivery": "applied"}
+    # The re-apply starts the checks over, to be made later by the deferred job.
+    assert result == {"visit": visit.id, "outcome": "reapplied", "delivery": "pending"}
+    assert (visit.delivery_checks, visit.delivery_due_at is not None) == (0, True)
+    delivery.follow_deliveries(client, now=visit.delivery_due_at)
     assert visit.delivery == "applied"
 
 
@@ -132,6 +137,7 @@ def test_revoke_forgets_the_delivery_of_the_removed_access(app, db, sim, client,
     sim.configure(delivery_delay=0.0)
     visit = make_visit(host_user, lobby)
     enrollment.enroll_visit(visit, client)
+    delivery.follow_deliveries(client, now=visit.delivery_due_at)
     assert visit.delivery == "applied"
     visit.state = "cancelled"
     db.session.commit()

@@ -4,7 +4,6 @@ import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
@@ -15,11 +14,6 @@ from tests.fixtures.factories import face_jpeg, make_access_level
 
 ZONE = ZoneInfo("Europe/Moscow")
 FORMAT = "%Y-%m-%dT%H:%M"
-
-
-@pytest.fixture
-def app_config(app_config):
-    return {**app_config, "DELIVERY_POLL_ATTEMPTS": 1, "DELIVERY_POLL_SECONDS": 0.0}
 
 
 def run_worker(redis_conn):
