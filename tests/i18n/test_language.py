@@ -113,3 +113,15 @@ def test_stored_sentences_are_shown_in_the_viewers_language(app):
             assert shown("A sentence nobody defined.") == "A sentence nobody defined."
         with force_locale("en"):
             assert shown(text) == text
+
+
+def test_a_sentence_inside_a_stored_sentence_is_translated_too(app):
+    from portal.services.expiry import CLEANUP_FAILED
+
+    inner = N_("HikCentral refused the photo: %(reason)s.") % {"reason": "no face could be found"}
+    text = CLEANUP_FAILED % {"error": inner}
+    with app.test_request_context(), force_locale("ru"):
+        assert shown(text) == (
+            "Время визита закончилось; HikCentral не смог удалить гостя: "
+            "HikCentral отклонил фото: лицо не найдено."
+        )
