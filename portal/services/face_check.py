@@ -8,7 +8,6 @@ the photos that would certainly fail, with a sentence that says what to change.
 
 import threading
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -37,6 +36,8 @@ _local = threading.local()
 
 
 def _detector():
+    import cv2  # loaded on first use: workers that never check a face stay small
+
     # One classifier per thread: OpenCV's cascade keeps per-call buffers inside the object.
     if not hasattr(_local, "cascade"):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -68,6 +69,8 @@ def face_problem(image: Image.Image) -> str | None:
 
 def sharpness(face: np.ndarray) -> float:
     """Variance of the Laplacian of the face at a fixed size (scale-independent blur measure)."""
+    import cv2  # loaded on first use: workers that never check a face stay small
+
     fixed = cv2.resize(face, (SHARPNESS_SIDE, SHARPNESS_SIDE), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(fixed, cv2.CV_64F).var())
 
@@ -82,6 +85,8 @@ def _detection_copy(image):
 
 
 def _detect(grey):
+    import cv2  # loaded on first use: workers that never check a face stay small
+
     found = _detector().detectMultiScale(
         cv2.equalizeHist(grey),
         scaleFactor=SCALE_STEP,
