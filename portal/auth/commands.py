@@ -11,6 +11,11 @@ def users():
     """Manage user accounts."""
 
 
+def refused(error):
+    """An AccountError for the terminal: the input at fault, then the sentence."""
+    return f"{', '.join(error.fields) or 'user'}: {error.message}"
+
+
 @users.command("create")
 @click.option("--email", required=True, help="Log-in email (unique, case-insensitive).")
 @click.option("--name", required=True, help="Full name shown on pages.")
@@ -31,7 +36,7 @@ def create(email, name, role, password):
     try:
         user = accounts.create_user(email=email, name=name, role=role, password=password)
     except accounts.AccountError as error:
-        raise click.ClickException(f"{error.field or 'user'}: {error.message}") from None
+        raise click.ClickException(refused(error)) from None
     click.echo(f"Created user {user.email} ({user.role}) with id {user.id}.")
 
 
@@ -80,5 +85,5 @@ def set_role(email, role):
     try:
         accounts.set_role(user, role)
     except accounts.AccountError as error:
-        raise click.ClickException(f"{error.field or 'user'}: {error.message}") from None
+        raise click.ClickException(refused(error)) from None
     click.echo(f"{user.email} is now {user.role}.")

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.i18n import N_
 from portal.models import AuditAction, Role, User, hash_token
 from portal.services import audit, login_throttle
+from portal.services.errors import FieldErrors
 
 MIN_PASSWORD_LENGTH = 10
 # Refused whatever their length (lower-cased comparison).
@@ -22,13 +23,11 @@ ROLE_NAMES = ", ".join(role.value for role in Role)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AccountError(Exception):
-    """A refused account change; ``field`` names the input at fault (or None)."""
+class AccountError(FieldErrors):
+    """A refused account change: one sentence, beside ``field`` when one input is at fault."""
 
     def __init__(self, message, field=None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__({field: message} if field else {}, message)
 
 
 def normalize_email(email):

@@ -23,24 +23,17 @@ from portal.models import (
     utcnow,
 )
 from portal.services import audit, event_guests
+from portal.services.errors import FieldErrors, ServiceError
 
 CANCELLED = N_("This event was cancelled: it can no longer change.")
 
 
-class EventValidationError(Exception):
+class EventValidationError(FieldErrors):
     """The event's fields are wrong; ``fields`` maps a field name to a message."""
 
-    def __init__(self, fields):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
 
-
-class EventStateError(Exception):
+class EventStateError(ServiceError):
     """The event's state does not allow the action; the message is for the organizer."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

@@ -26,6 +26,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import host_notices
+from portal.services.errors import ServiceError
 from portal.services.mail import mail_configured
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.visits import (
@@ -70,12 +71,8 @@ CONSENT_NEEDED = N_(
 PHOTO_NEEDED = N_("Take or choose a photo of your face.")
 
 
-class InvitationRefused(Exception):
+class InvitationRefused(ServiceError):
     """A link that cannot be used (any more); the message is a sentence for the guest."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 def _serializer():

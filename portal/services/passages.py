@@ -41,6 +41,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import audit, notices
+from portal.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,8 @@ LEAVE_FROM = {VisitState.ENROLLED, VisitState.ON_SITE}
 REVOKE_QUEUE = "high"
 
 
-class PassageError(Exception):
+class PassageError(ServiceError):
     """A manual check-in or check-out the visit's state does not allow (message for people)."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 class LockLost(Exception):

@@ -13,6 +13,7 @@ from flask import current_app, has_app_context
 from PIL import Image, ImageOps
 
 from portal.i18n import N_
+from portal.services.errors import ServiceError
 from portal.services.face_check import DETECT_LONG_SIDE, face_problem
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,8 @@ DOWNSCALE = 0.8
 DECODE_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error, zlib.error)
 
 
-class PhotoError(ValueError):
+class PhotoError(ServiceError):
     """A photo that cannot be used; the message is a sentence for a host."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import audit
+from portal.services.errors import FieldErrors, ServiceError
 from portal.services.photos import PhotoError, normalize_photo
 
 log = logging.getLogger(__name__)
@@ -62,21 +63,12 @@ PHOTO_MAIL_OFF = N_(
 INVITE_NEEDS_EMAIL = N_("Enter the guest's e-mail: the invitation is sent there.")
 
 
-class VisitValidationError(Exception):
+class VisitValidationError(FieldErrors):
     """Input that cannot make a visit; ``fields`` maps field names to sentences."""
 
-    def __init__(self, fields, message=None):
-        self.fields = dict(fields)
-        self.message = message or N_("Please correct the highlighted fields.")
-        super().__init__(self.message)
 
-
-class VisitStateError(Exception):
+class VisitStateError(ServiceError):
     """An action the visit's current state does not allow; the message is for a host."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=None):
