@@ -16,6 +16,7 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.hikvision import errors as hik_errors
 from portal.models import AccessLevel, Door, Role, User
+from portal.page_errors import service_errors
 from portal.services import accounts, audit, drift, sync
 from portal.services import connection as connection_service
 
@@ -32,16 +33,14 @@ AUDIT_PER_PAGE = 50
 def users():
     form = UserCreateForm()
     if form.validate_on_submit():
-        try:
+        with service_errors(form) as refusal:
             user = accounts.create_user(
                 email=form.email.data,
                 name=form.name.data,
                 role=form.role.data,
                 password=form.password.data,
             )
-        except accounts.AccountError as error:
-            getattr(form, error.field or "email").errors.append(error.message)
-        else:
+        if refusal.error is None:
             flash(
                 _(
                     "User %(email)s was added as %(role)s.",
@@ -79,11 +78,8 @@ def change_role(user_id):
     if not form.validate_on_submit():
         flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for("admin.users"))
-    try:
+    with service_errors():
         accounts.set_role(user, form.role.data, by=current_user)
-    except accounts.AccountError as error:
-        flash(error.message, "error")
-    else:
         flash(
             _("%(name)s is now %(role)s.", name=user.name, role=layout.role_word(user.role)),
             "success",
@@ -98,11 +94,8 @@ def set_active(user_id, action):
     if not ActionForm().validate_on_submit():
         flash(_("The form expired; please try again."), "error")
         return redirect(url_for("admin.users"))
-    try:
+    with service_errors():
         accounts.set_active(user, action == "enable", by=current_user)
-    except accounts.AccountError as error:
-        flash(error.message, "error")
-    else:
         flash(
             _("%(name)s was enabled.", name=user.name)
             if action == "enable"

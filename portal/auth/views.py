@@ -8,10 +8,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_login import current_user, login_required
 
-from portal import layout
 from portal.auth import sessions
 from portal.auth.forms import LanguageForm, LoginForm, NoticesForm, PasswordForm, TokenForm
 from portal.extensions import login_manager
+from portal.page_errors import service_errors
 from portal.services import accounts
 
 bp = Blueprint("auth", __name__)
@@ -29,7 +29,7 @@ def load_user(user_key):
 
 
 def home_url():
-    return layout.nav_url("visits.index") or url_for("auth.profile")
+    return url_for("visits.index")
 
 
 def safe_next(target):
@@ -116,38 +116,39 @@ def rotate_token():
     return render_profile(token=token)
 
 
+def save_profile_form(form, argument, change):
+    """Apply a profile form: ``change(form)`` saves and says so; a refusal shows the form again."""
+    if form.validate_on_submit():
+        with service_errors(form) as refusal:
+            change(form)
+        if refusal.error is None:
+            return redirect(url_for("auth.profile"))
+    return render_profile(status=400, **{argument: form})
+
+
+def new_password(form):
+    user = current_user._get_current_object()
+    accounts.change_password(user, form.current_password.data, form.new_password.data)
+    sessions.start(user)  # its other sessions were logged out, this one stays
+    flash(_("Your password was changed; your other sessions were logged out."), "success")
+
+
+def new_language(form):
+    accounts.set_language(current_user, form.language.data)
+    refresh()  # the sentence below is already in the new language
+    flash(_("Your language was saved."), "success")
+
+
 @bp.post("/profile/password")
 @login_required
 def change_password():
-    form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            accounts.change_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
-        except accounts.AccountError as error:
-            getattr(form, error.field or "new_password").errors.append(error.message)
-        else:
-            sessions.start(current_user._get_current_object())  # others were logged out
-            flash(_("Your password was changed; your other sessions were logged out."), "success")
-            return redirect(url_for("auth.profile"))
-    return render_profile(password_form=form, status=400)
+    return save_profile_form(PasswordForm(), "password_form", new_password)
 
 
 @bp.post("/profile/language")
 @login_required
 def change_language():
-    form = LanguageForm()
-    if form.validate_on_submit():
-        try:
-            accounts.set_language(current_user, form.language.data)
-        except accounts.AccountError as error:
-            form.language.errors.append(error.message)
-        else:
-            refresh()
-            flash(_("Your language was saved."), "success")
-            return redirect(url_for("auth.profile"))
-    return render_profile(language_form=form, status=400)
+    return save_profile_form(LanguageForm(), "language_form", new_language)
 
 
 @bp.post("/profile/notices")

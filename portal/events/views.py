@@ -9,14 +9,12 @@ from portal.auth.roles import role_required
 from portal.events.forms import EventForm
 from portal.extensions import db
 from portal.formatting import local_to_utc, utc_to_local
-from portal.i18n import shown
 from portal.models import AccessLevel, Event, Role, VisitState
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
+from portal.page_errors import saved_but_queue_down, service_errors
 from portal.services import events as event_service
 from portal.services import invitations
 from portal.services import passages as passage_service
 from portal.services.mail import mail_configured
-from portal.services.visits import VisitStateError
 from portal.visits.forms import CHOOSE
 from portal.visits.views import job_poll_url
 
@@ -53,11 +51,6 @@ def form_fields(form):
     )
 
 
-def show_errors(form, fields):
-    for name, message in fields.items():
-        getattr(form, name).errors = [*getattr(form, name).errors, message]
-
-
 @bp.get("/events")
 @role_required(Role.ORGANIZER)
 def index():
@@ -71,11 +64,9 @@ def index():
 def new():
     form = event_form()
     if form.validate_on_submit():
-        try:
+        with service_errors(form) as refusal:
             event = event_service.create_event(current_user, **form_fields(form))
-        except event_service.EventValidationError as error:
-            show_errors(form, error.fields)
-        else:
+        if refusal.error is None:
             flash(
                 _("Event “%(name)s” created. Upload its guest list next.", name=event.name),
                 "success",
@@ -93,20 +84,11 @@ def edit(event_id):
         return redirect(url_for("events.show", event_id=event.id))
     form = event_form(event)
     if form.validate_on_submit():
-        try:
+        saved = saved_but_queue_down(_("The event is saved; its guests' doors are not yet."))
+        with service_errors(form, queue_down=saved, queue_category="warning") as refusal:
             change = event_service.update_event(event, **form_fields(form), by=current_user)
-        except event_service.EventValidationError as error:
-            show_errors(form, error.fields)
-        except QueueUnavailable:
-            flash(
-                _("The event is saved; its guests' doors are not yet.")
-                + " "
-                + shown(QUEUE_DOWN_MESSAGE),
-                "warning",
-            )
-            return redirect(url_for("events.show", event_id=event.id))
-        else:
             flash(saved_sentence(change), "success")
+        if refusal.error is None:
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/form.html", form=form, event=event)
 
@@ -123,30 +105,24 @@ def saved_sentence(change):
     return " ".join((said, _("HikCentral is being updated."))) if change.job else said
 
 
+def cancelled_sentence(change):
+    """What cancelling an event did to its guests, in one sentence."""
+    said = ngettext(
+        "The event was cancelled with its %(num)d guest.",
+        "The event was cancelled with its %(num)d guests.",
+        change.guests,
+    )
+    return " ".join((said, _("Their access is being removed."))) if change.job else said
+
+
 @bp.post("/events/<int:event_id>/cancel")
 @role_required(Role.ORGANIZER)
 def cancel(event_id):
     event = load_event(event_id)
-    try:
+    kept = saved_but_queue_down(_("The event is cancelled, but its guests still have access."))
+    with service_errors(queue_down=kept):
         change = event_service.cancel_event(event, by=current_user)
-    except event_service.EventStateError as error:
-        flash(error.message, "warning")
-    except QueueUnavailable:
-        flash(
-            _("The event is cancelled, but its guests still have access.")
-            + " "
-            + shown(QUEUE_DOWN_MESSAGE),
-            "error",
-        )
-    else:
-        said = ngettext(
-            "The event was cancelled with its %(num)d guest.",
-            "The event was cancelled with its %(num)d guests.",
-            change.guests,
-        )
-        if change.job:
-            said = " ".join((said, _("Their access is being removed.")))
-        flash(said, "success")
+        flash(cancelled_sentence(change), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
 
@@ -184,13 +160,8 @@ def show(event_id):
 @role_required(Role.ORGANIZER)
 def invite_guests(event_id):
     event = load_event(event_id)
-    try:
+    with service_errors():
         invitations.invite_event_guests(event, by=current_user)
-    except VisitStateError as error:
-        flash(error.message, "error")
-    except QueueUnavailable:
-        flash(QUEUE_DOWN_MESSAGE, "error")
-    else:
         flash(_("The invitations are being sent; follow the progress below."), "success")
     return redirect(url_for("events.show", event_id=event.id))
 

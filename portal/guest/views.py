@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from portal.formatting import utc_to_local
 from portal.guest.forms import GuestPageForm
+from portal.page_errors import show_errors
 from portal.services import invitations
 from portal.services.visits import VisitValidationError
 
@@ -56,8 +57,7 @@ def page(token):
             consent=form.consent.data,
         )
     except VisitValidationError as error:
-        for name, message in error.fields.items():
-            getattr(form, name).errors = [message]
+        show_errors(form, error.fields)
         return _page(invitation, form, 422)
     except invitations.InvitationRefused as refusal:
         return _refused(refusal)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.models import JobRecord, Role, utcnow
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
+from portal.page_errors import service_errors
 from portal.services import jobs as job_service
 
 bp = Blueprint("jobs_ui", __name__)
@@ -73,10 +73,7 @@ def retry(job_id):
     record = load_job(job_id)
     if not job_service.can_retry(current_user, record):
         abort(403)
-    try:
+    with service_errors() as refusal:
         new = job_service.retry_job(record, by=current_user)
-    except QueueUnavailable:
-        flash(QUEUE_DOWN_MESSAGE, "error")
-        return redirect(url_for(".detail", job_id=record.id))
-    flash(_("The job was queued again."), "success")
-    return redirect(url_for(".detail", job_id=new.id))
+        flash(_("The job was queued again."), "success")
+    return redirect(url_for(".detail", job_id=record.id if refusal.error else new.id))

@@ -25,6 +25,7 @@ from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_time, local_to_utc
 from portal.models import Door, Event, Role, Visit, VisitState, utcnow
+from portal.page_errors import service_errors
 from portal.services import notices
 from portal.services import passages as passage_service
 from portal.services.sheet_export import _csv_bytes, csv_safe
@@ -261,16 +262,12 @@ def check(visit_id, action):
     visit = _visit_or_404(visit_id)
     reason = request.form.get("reason", "")
     act = passage_service.check_in if action == "check-in" else passage_service.check_out
-    try:
-        act(visit, by=current_user, reason=reason)
-    except passage_service.PassageError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if action == "check-in":
+        said = _("%(name)s was checked in by hand.", name=visit.guest.full_name)
     else:
-        if action == "check-in":
-            said = _("%(name)s was checked in by hand.", name=visit.guest.full_name)
-        else:
-            said = _("%(name)s was checked out by hand.", name=visit.guest.full_name)
+        said = _("%(name)s was checked out by hand.", name=visit.guest.full_name)
+    with service_errors():
+        act(visit, by=current_user, reason=reason)
         flash(said, "success")
     return _back(visit)
 

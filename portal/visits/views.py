@@ -18,14 +18,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from werkzeug.routing import BuildError
 
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
 from portal.i18n import N_
 from portal.models import Role, Visit, VisitState
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
+from portal.page_errors import service_errors
+from portal.queue import redis_connection
 from portal.services import invitations, submissions
 from portal.services import passages as passage_service
 from portal.services import visits as visit_service
@@ -49,6 +49,8 @@ SAVED_BUT_QUEUE_DOWN = N_(
     "The change is saved, but the doors are not updated yet: the job queue is not reachable."
     " Retry the job from the Jobs page."
 )
+# A change saved in the database whose job could not be queued: a warning, not a refusal.
+SAVED_ONLY = {"queue_down": SAVED_BUT_QUEUE_DOWN, "queue_category": "warning"}
 
 
 def load_visit(visit_id):
@@ -74,16 +76,6 @@ def upload(field):
     return storage.read()
 
 
-def show_errors(form, fields):
-    """Put service errors next to their fields (a field's own parse error stays first)."""
-    for name, message in fields.items():
-        field = getattr(form, name, None)
-        if field is not None and not field.errors:
-            field.errors = [message]
-        elif field is None:
-            flash(message, "error")
-
-
 def parsed_time(field):
     return None if field.errors or field.data is None else local_to_utc(field.data)
 
@@ -95,13 +87,8 @@ def local_day_bounds():
 
 
 def job_poll_url(job):
-    """The JSON URL that reports the job's progress, when the jobs pages provide one."""
-    if job is None:
-        return None
-    try:
-        return url_for("jobs_ui.job_json", job_id=job.id)
-    except BuildError:
-        return None
+    """The JSON URL that reports the job's progress (None without a job)."""
+    return None if job is None else url_for("jobs_ui.job_json", job_id=job.id)
 
 
 @bp.get("/")
@@ -174,6 +161,34 @@ def repeated_submission(submission):
     return redirect(url_for("visits.index"))
 
 
+def register_from(form):
+    """Register the visit the form describes (the service checks the rules)."""
+    return visit_service.register_visit(
+        current_user,
+        full_name=form.full_name.data,
+        email=form.email.data,
+        phone=form.phone.data,
+        company=form.company.data,
+        starts_at=parsed_time(form.starts_at),
+        ends_at=parsed_time(form.ends_at),
+        purpose=form.purpose.data,
+        access_level=form.access_level.data,
+        photo=upload(form.photo),
+    )
+
+
+def registered_sentence(visit):
+    """What registering did: access is being set up, or the guest is invited for a photo."""
+    if visit.state == VisitState.AWAITING_PHOTO:
+        return _(
+            "Visit of %(name)s registered. %(email)s is invited to send their photo;"
+            " access is set up when it arrives.",
+            name=visit.guest.full_name,
+            email=visit.guest.email,
+        )
+    return _("Visit of %(name)s registered. Access is being set up.", name=visit.guest.full_name)
+
+
 @bp.route("/visits/new", methods=["GET", "POST"])
 @role_required(Role.HOST)
 def new():
@@ -189,42 +204,17 @@ def new():
             return answer
     visit = None
     try:
-        visit = visit_service.register_visit(
-            current_user,
-            full_name=form.full_name.data,
-            email=form.email.data,
-            phone=form.phone.data,
-            company=form.company.data,
-            starts_at=parsed_time(form.starts_at),
-            ends_at=parsed_time(form.ends_at),
-            purpose=form.purpose.data,
-            access_level=form.access_level.data,
-            photo=upload(form.photo),
-        )
-    except visit_service.VisitValidationError as error:
-        show_errors(form, error.fields)
-        return render_template("visits/new.html", form=form), 422
+        with service_errors(form):
+            visit = register_from(form)
     finally:
         # Nothing registered: the corrected form (same token) may be sent again.
         if visit is None:
             submission.release()
         else:
             submission.done(visit.id)
-    if visit.state == VisitState.AWAITING_PHOTO:
-        flash(
-            _(
-                "Visit of %(name)s registered. %(email)s is invited to send their photo;"
-                " access is set up when it arrives.",
-                name=visit.guest.full_name,
-                email=visit.guest.email,
-            ),
-            "success",
-        )
-    else:
-        flash(
-            _("Visit of %(name)s registered. Access is being set up.", name=visit.guest.full_name),
-            "success",
-        )
+    if visit is None:
+        return render_template("visits/new.html", form=form), 422
+    flash(registered_sentence(visit), "success")
     return redirect(url_for("visits.show", visit_id=visit.id))
 
 
@@ -299,107 +289,84 @@ def photo(visit_id):
     return response
 
 
+def back_to_visit(visit):
+    return redirect(url_for("visits.show", visit_id=visit.id))
+
+
 @bp.post("/visits/<int:visit_id>/window")
 @role_required(Role.HOST)
 def change_window(visit_id):
     visit = load_changeable(visit_id)
     form = WindowForm()
     form.validate()
-    try:
-        visit_service.change_window(
-            visit, parsed_time(form.starts_at), parsed_time(form.ends_at), by=current_user
-        )
-    except visit_service.VisitValidationError as error:
+    starts_at, ends_at = parsed_time(form.starts_at), parsed_time(form.ends_at)
+    with service_errors(form, **SAVED_ONLY) as refusal:
+        visit_service.change_window(visit, starts_at, ends_at, by=current_user)
+        flash(_("The visit's time has been changed."), "success")
+    if refusal.on_form:
         # Back to the visit's own address (303: a reload there does not send the form again).
-        show_errors(form, error.fields)
         remember_window_attempt(visit, form)
         return redirect(url_for("visits.show", visit_id=visit.id, _anchor="change"), 303)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    except QueueUnavailable:
-        flash(SAVED_BUT_QUEUE_DOWN, "warning")
-    else:
-        flash(_("The visit's time has been changed."), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
+    return back_to_visit(visit)
+
+
+def visit_action(visit, act, done, **queue_down):
+    """Run ``act(visit, by=host)`` from the visit page: flash ``done``, or why it was refused."""
+    with service_errors(**queue_down):
+        act(visit, by=current_user)
+        flash(done, "success")
+    return back_to_visit(visit)
 
 
 @bp.post("/visits/<int:visit_id>/cancel")
 @role_required(Role.HOST)
 def cancel(visit_id):
     visit = load_changeable(visit_id)
-    try:
-        visit_service.cancel_visit(visit, by=current_user)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    except QueueUnavailable:
-        flash(SAVED_BUT_QUEUE_DOWN, "warning")
-    else:
-        flash(_("The visit has been cancelled."), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
-
-
-@bp.post("/visits/<int:visit_id>/retry")
-@role_required(Role.HOST)
-def retry(visit_id):
-    visit = load_changeable(visit_id)
-    form = RetryForm()
-    try:
-        visit_service.retry_enrollment(visit, by=current_user, photo=upload(form.photo))
-    except visit_service.VisitValidationError as error:
-        show_errors(form, error.fields)
-        return render_visit(visit, retry_form=form, status=422)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    except QueueUnavailable:
-        flash(QUEUE_DOWN_MESSAGE, "error")
-    else:
-        flash(_("Enrollment is being retried."), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
+    done = _("The visit has been cancelled.")
+    return visit_action(visit, visit_service.cancel_visit, done, **SAVED_ONLY)
 
 
 @bp.post("/visits/<int:visit_id>/invite")
 @role_required(Role.HOST)
 def invite(visit_id):
     visit = load_changeable(visit_id)
-    try:
-        invitations.invite(visit, by=current_user)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    else:
-        flash(_("An invitation is being sent to %(email)s.", email=visit.guest.email), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
-
-
-@bp.post("/visits/<int:visit_id>/guest-photo")
-@role_required(Role.HOST)
-def guest_photo(visit_id):
-    visit = load_changeable(visit_id)
-    form = GuestPhotoForm()
-    try:
-        visit_service.supply_photo(visit, upload(form.photo), by=current_user)
-    except visit_service.VisitValidationError as error:
-        show_errors(form, error.fields)
-        return render_visit(visit, photo_form=form, status=422)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    else:
-        flash(_("The photo is added. Access is being set up."), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
+    done = _("An invitation is being sent to %(email)s.", email=visit.guest.email)
+    return visit_action(visit, invitations.invite, done)
 
 
 @bp.post("/visits/<int:visit_id>/reapply")
 @role_required(Role.HOST)
 def reapply(visit_id):
     visit = load_changeable(visit_id)
-    try:
-        visit_service.reapply(visit, by=current_user)
-    except visit_service.VisitStateError as error:
-        flash(error.message, "error")
-    except QueueUnavailable:
-        flash(QUEUE_DOWN_MESSAGE, "error")
-    else:
-        flash(_("The doors are being asked again to take this visit's access."), "success")
-    return redirect(url_for("visits.show", visit_id=visit.id))
+    done = _("The doors are being asked again to take this visit's access.")
+    return visit_action(visit, visit_service.reapply, done)
+
+
+def photo_action(visit_id, act, done):
+    """Run ``act(visit, photo=..., by=host)`` from a visit-page photo form (PHOTO_FORMS)."""
+    visit = load_changeable(visit_id)
+    argument, form_class = PHOTO_FORMS[request.endpoint]
+    form = form_class()
+    with service_errors(form) as refusal:
+        act(visit, photo=upload(form.photo), by=current_user)
+        flash(done, "success")
+    if refusal.on_form:
+        return render_visit(visit, status=422, **{argument: form})
+    return back_to_visit(visit)
+
+
+@bp.post("/visits/<int:visit_id>/retry")
+@role_required(Role.HOST)
+def retry(visit_id):
+    return photo_action(visit_id, visit_service.retry_enrollment, _("Enrollment is being retried."))
+
+
+@bp.post("/visits/<int:visit_id>/guest-photo")
+@role_required(Role.HOST)
+def guest_photo(visit_id):
+    return photo_action(
+        visit_id, visit_service.supply_photo, _("The photo is added. Access is being set up.")
+    )
 
 
 # Visit-page forms that upload a photo: endpoint -> (render_visit argument, form class).
