@@ -1,8 +1,7 @@
-"""Template helpers for the page layout: links that may not exist yet, page links."""
+"""Template helpers for the page layout: labels of states and kinds, navigation, page links."""
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
-from werkzeug.routing import BuildError
 
 # Visit state -> the words shown in its badge.
 STATE_LABELS = {
@@ -90,14 +89,9 @@ ROLE_LABELS = {
 }
 
 
-def nav_url(*endpoints, **values):
-    """The URL of the first endpoint that exists, else None (the link is then hidden)."""
-    for endpoint in endpoints:
-        try:
-            return url_for(endpoint, **values)
-        except BuildError:
-            continue
-    return None
+def has_blueprint(name):
+    """Whether the app registered blueprint ``name`` (some exist only in development)."""
+    return name in current_app.blueprints
 
 
 def nav_active(url):
@@ -169,7 +163,7 @@ def role_label(role):
 
 
 def register(app):
-    app.add_template_global(nav_url)
+    app.add_template_global(has_blueprint)
     app.add_template_global(nav_active)
     app.add_template_global(page_url)
     app.add_template_filter(state_label, "state_label")

@@ -11,8 +11,12 @@ from portal.services import visits as visit_rules
 
 JOB_STATES = ("queued", "started", "finished", "failed")
 
-# Where a job's subject lives on the site (the pages listed in the README).
-SUBJECT_URLS = {"visit": "/visits/{id}", "import": "/imports/{id}", "event": "/events/{id}"}
+# A job's subject type -> the endpoint of the page that shows it, and that page's id argument.
+SUBJECT_PAGES = {
+    "visit": ("visits.show", "visit_id"),
+    "import": ("events.show_import", "import_id"),
+    "event": ("events.show", "event_id"),
+}
 
 
 class JobFailure(Exception):
@@ -36,10 +40,11 @@ def _iso(value):
 
 def subject_url(record):
     """The page of the job's subject (a visit, an import...), or None."""
-    pattern = SUBJECT_URLS.get(record.subject_type or "")
-    if pattern is None or record.subject_id is None:
+    page = SUBJECT_PAGES.get(record.subject_type or "")
+    if page is None or record.subject_id is None:
         return None
-    return pattern.format(id=record.subject_id)
+    endpoint, argument = page
+    return url_for(endpoint, **{argument: record.subject_id})
 
 
 def job_to_dict(record):

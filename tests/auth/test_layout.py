@@ -1,15 +1,17 @@
-"""The shared layout: navigation by role, links to missing pages hidden, macros."""
+"""The shared layout: navigation by role, links that fail loudly, macros."""
 
 import pytest
 from flask import render_template_string
 from flask_wtf import FlaskForm
+from werkzeug.routing import BuildError
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
+import portal
+from portal import create_app
 from portal.auth.roles import role_required
-from portal.layout import nav_url
 from portal.models import VisitState
-from tests.fixtures.app import csrf_token
+from tests.fixtures.app import GatehouseTestClient, client_for, csrf_token
 from tests.fixtures.factories import make_user
 
 
@@ -35,10 +37,22 @@ def test_admin_sees_everything_that_exists(admin_client):
         assert f'href="{href}"' in links
 
 
-def test_nav_url_hides_missing_endpoints(app):
-    with app.test_request_context("/"):
-        assert nav_url("no_such.endpoint") is None
-        assert nav_url("no_such.endpoint", "auth.login") == "/login"
+def test_the_mailbox_link_only_where_the_mailbox_exists(app, app_config, admin_user, tmp_path):
+    assert "/dev/mailbox" not in nav(client_for(app, admin_user))  # not registered in tests
+    development = create_app(
+        {**app_config, "GATEHOUSE_ENV": "development", "MAILBOX_DIR": tmp_path}
+    )
+    development.test_client_class = GatehouseTestClient
+    assert 'href="/dev/mailbox"' in nav(client_for(development, admin_user))
+
+
+def test_a_link_to_a_missing_page_fails_loudly(app_config, host_user, monkeypatch):
+    """A page the app lacks breaks the navigation with BuildError rather than vanishing from it."""
+    monkeypatch.setattr(portal, "BLUEPRINTS", tuple(b for b in portal.BLUEPRINTS if b != "jobs_ui"))
+    without_jobs = create_app(app_config)
+    without_jobs.test_client_class = GatehouseTestClient
+    with pytest.raises(BuildError, match="jobs_ui.index"):
+        client_for(without_jobs, host_user).get("/profile")
 
 
 def test_flash_messages_show_with_their_category(app, admin_client, host_user):
