@@ -2,6 +2,7 @@
 discard."""
 
 import math
+from functools import partial
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,7 +13,7 @@ from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.i18n import current_language, shown
 from portal.models import GuestImport, Role
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
+from portal.page_errors import saved_but_queue_down, service_errors
 from portal.services import events as event_service
 from portal.services import import_enrollment
 from portal.services import imports as import_service
@@ -70,10 +71,9 @@ def upload_import(event_id):
     event = load_event(event_id)
     sheet = request.files.get("file")
     photos = request.files.get("photos")
-    try:
+    with service_errors() as refusal:
         guest_import = import_service.stage_import(event, current_user, sheet, photos)
-    except import_service.ImportFileError as error:
-        flash(error.message, "error")
+    if refusal.error is not None:
         return redirect(url_for("events.show", event_id=event.id))
     for warning in getattr(guest_import, "warnings", []):
         flash(warning, "warning")
@@ -136,41 +136,35 @@ def import_errors_csv(import_id):
     )
 
 
+def import_action(import_id, act, done, **queue_down):
+    """Run ``act(guest_import, organizer)`` from the import page: flash ``done``, or why not."""
+    guest_import = load_import(import_id)
+    with service_errors(**queue_down):
+        act(guest_import, current_user)
+        flash(done, "success")
+    return redirect(url_for("events.show_import", import_id=import_id))
+
+
 @bp.post("/imports/<int:import_id>/confirm")
 @role_required(Role.ORGANIZER)
 def confirm_import(import_id):
-    guest_import = load_import(import_id)
-    try:
-        import_service.confirm_import(
-            guest_import, current_user, invite_missing=request.form.get("invite_missing") == "y"
-        )
-    except import_service.ImportStateError as error:
-        flash(error.message, "warning")
-    except QueueUnavailable:
-        flash(
-            _("The guests are saved, but enrollment could not start.")
-            + " "
-            + shown(QUEUE_DOWN_MESSAGE),
-            "error",
-        )
-    else:
-        flash(_("Guest list confirmed: enrollment has started."), "success")
-    return redirect(url_for("events.show_import", import_id=import_id))
+    invite_missing = request.form.get("invite_missing") == "y"
+    return import_action(
+        import_id,
+        partial(import_service.confirm_import, invite_missing=invite_missing),
+        _("Guest list confirmed: enrollment has started."),
+        queue_down=saved_but_queue_down(_("The guests are saved, but enrollment could not start.")),
+    )
 
 
 @bp.post("/imports/<int:import_id>/retry")
 @role_required(Role.ORGANIZER)
 def retry_import(import_id):
-    guest_import = load_import(import_id)
-    try:
-        import_service.retry_failed(guest_import, current_user)
-    except import_service.ImportStateError as error:
-        flash(error.message, "warning")
-    except QueueUnavailable:
-        flash(QUEUE_DOWN_MESSAGE, "error")
-    else:
-        flash(_("Enrollment of the remaining guests has started again."), "success")
-    return redirect(url_for("events.show_import", import_id=import_id))
+    return import_action(
+        import_id,
+        import_service.retry_failed,
+        _("Enrollment of the remaining guests has started again."),
+    )
 
 
 @bp.post("/imports/<int:import_id>/discard")
@@ -178,10 +172,9 @@ def retry_import(import_id):
 def discard_import(import_id):
     guest_import = load_import(import_id)
     event_id, filename = guest_import.event_id, guest_import.filename
-    try:
+    with service_errors() as refusal:
         import_service.discard_import(guest_import)
-    except import_service.ImportStateError as error:
-        flash(error.message, "warning")
+    if refusal.error is not None:
         return redirect(url_for("events.show_import", import_id=import_id))
     flash(
         _("The upload %(name)s was discarded; no guest was registered from it.", name=filename),

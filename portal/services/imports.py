@@ -21,6 +21,7 @@ from portal.i18n import N_
 from portal.models import AuditAction, Guest, GuestImport, JobRecord, Visit, VisitState, utcnow
 from portal.services import audit, invitations
 from portal.services.brief import cap_text, cap_warnings
+from portal.services.errors import FieldErrors, ServiceError
 from portal.services.import_enrollment import WAITING_STATES, is_running, start_enrollment
 from portal.services.import_files import delete_archive, imports_dir, purge_import_files
 from portal.services.photos import PhotoError, normalize_photo
@@ -61,27 +62,21 @@ IMPORTED = N_("Imported from %(filename)s.")
 EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer change.")
 
 
-class ImportFileError(ValueError):
+class ImportFileError(FieldErrors):
     """An uploaded file that cannot be used; nothing was written.
 
-    ``message`` is a sentence for the organizer, ``field`` the upload it is about ("file" or
-    "photos") and ``rows`` the row errors ({"row", "column", "message"}) when one applies.
+    The sentence for the organizer stands beside ``field``, the upload it is about ("file" or
+    "photos"); ``rows`` are the row errors ({"row", "column", "message"}) when one applies.
     """
 
     def __init__(self, message, *, field="file", rows=None):
         message = cap_text(message)  # it may quote the sheet, and it travels in a flash cookie
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__({field: message}, message)
         self.rows = rows or []
 
 
-class ImportStateError(Exception):
+class ImportStateError(ServiceError):
     """The import's state does not allow the action; the message says why."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 # --- staging ---------------------------------------------------------------------------------

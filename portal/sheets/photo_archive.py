@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 from portal.i18n import N_
+from portal.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,8 @@ ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, Not
 PHOTO_ARCHIVE = N_("The photo archive")
 
 
-class PhotoArchiveError(ValueError):
+class PhotoArchiveError(ServiceError):
     """An archive (or one member of it) that cannot be used; the message is for the organizer."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 def open_zip(source, *, what=PHOTO_ARCHIVE):

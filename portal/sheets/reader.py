@@ -20,6 +20,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from portal.i18n import N_
 from portal.services.brief import MAX_NAME_CHARS, cap_text, name_list
+from portal.services.errors import ServiceError
 from portal.sheets.headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
 from portal.sheets.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
 from portal.sheets.values import cell_text
@@ -63,12 +64,11 @@ XLSX_ERRORS = (
 )
 
 
-class SheetError(ValueError):
+class SheetError(ServiceError):
     """A sheet that cannot be read; the message is a sentence for the organizer."""
 
     def __init__(self, message, *, row=None, column=None):
         super().__init__(message)
-        self.message = message
         self.row = row
         self.column = column
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email_validator import EmailNotValidError, validate_email
 
 from portal.i18n import N_
+from portal.services.errors import ServiceError
 
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
 PHONE_DIGITS = (7, 15)
@@ -31,12 +32,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATE_HINT = N_("write it as dd.mm.yyyy hh:mm")
 
 
-class CellError(ValueError):
+class CellError(ServiceError):
     """A cell value that cannot be used; the message is a sentence for the organizer."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 def cell_text(value) -> str:
