@@ -5,12 +5,11 @@ from flask import jsonify, request, url_for
 from portal.api.auth import api_user, require_role
 from portal.api.errors import ApiError
 from portal.api.schemas import iso, job_link, parse_window
-from portal.api.views import bp, invalid, json_body
+from portal.api.views import bp, invalid, json_body, service_errors
 from portal.bounds import db_int
 from portal.extensions import db
 from portal.i18n import N_, shown
 from portal.models import AccessLevel, Event, GuestImport, Role
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import import_enrollment
 from portal.services import imports as import_service
@@ -122,16 +121,18 @@ def create_event():
     fields, errors = _event_fields(json_body())
     if errors:
         raise invalid(errors)
-    try:
+    with service_errors():
         event = event_service.create_event(api_user(), **fields)
-    except event_service.EventValidationError as error:
-        raise invalid(error.fields) from None
     return event_to_dict(event), 201
 
 
-def _sheet_error(message, field, rows=()):
-    message = shown(message)
-    response = jsonify(error=message, fields={field: message}, rows=list(rows))
+def _sheet_error(message, fields, rows=()):
+    """400 for a guest sheet: service_errors' body plus the row errors."""
+    response = jsonify(
+        error=shown(message),
+        fields={name: shown(text) for name, text in fields.items()},
+        rows=list(rows),
+    )
     response.status_code = 400
     return response
 
@@ -140,15 +141,14 @@ def _sheet_error(message, field, rows=()):
 def upload_import(event_id):
     event = managed_event(event_id)
     if request.mimetype != "multipart/form-data":
-        return _sheet_error(
-            N_("Send the guest sheet as multipart/form-data with a file part named file."), "file"
-        )
+        message = N_("Send the guest sheet as multipart/form-data with a file part named file.")
+        return _sheet_error(message, {"file": message})
     try:
         guest_import = import_service.stage_import(
             event, api_user(), request.files.get("file"), request.files.get("photos")
         )
     except import_service.ImportFileError as error:
-        return _sheet_error(error.message, error.field, error.rows)
+        return _sheet_error(error.message, error.fields, error.rows)
     body = import_to_dict(guest_import)
     body["warnings"] = list(getattr(guest_import, "warnings", []))
     location = url_for("api.get_import", import_id=guest_import.id)
@@ -161,12 +161,8 @@ def get_import(import_id):
 
 
 def _act(action, guest_import):
-    try:
+    with service_errors():
         action(guest_import, api_user())
-    except import_service.ImportStateError as error:
-        raise ApiError(409, error.message) from None
-    except QueueUnavailable:
-        raise ApiError(503, QUEUE_DOWN_MESSAGE) from None
     db.session.expire_all()
     return import_to_dict(db.session.get(GuestImport, guest_import.id))
 

@@ -25,6 +25,7 @@ from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import invitations
 from portal.services import jobs as job_service
 from portal.services import visits as visit_service
+from portal.services.errors import FieldErrors, ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Tokens, not cookies, authenticate here, so there is nothing for a forged request to ride on.
@@ -54,12 +55,14 @@ def invalid(fields):
 
 @contextmanager
 def service_errors():
-    """Turn the visit services' typed errors into API answers (their messages are for people)."""
+    """Turn services' refusals into API answers: FieldErrors 400, ServiceError 409, no queue 503."""
     try:
         yield
-    except visit_service.VisitValidationError as error:
+    except FieldErrors as error:
+        if not error.fields:
+            raise ApiError(400, error.message) from None
         raise invalid(service_fields(error.fields)) from None
-    except visit_service.VisitStateError as error:
+    except ServiceError as error:
         raise ApiError(409, error.message) from None
     except QueueUnavailable:
         raise ApiError(503, QUEUE_DOWN_MESSAGE) from None
