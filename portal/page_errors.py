@@ -1,7 +1,7 @@
 """How pages show a service's refusal: sentences beside their fields, the rest as a flash.
 
 The HTML twin of the API's ``service_errors()`` (portal/api/views.py); the error idiom is in
-docs/architecture.md ("Errors").
+docs/architecture.md (§2, "Views").
 """
 
 from contextlib import contextmanager

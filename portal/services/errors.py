@@ -1,4 +1,4 @@
-"""The two bases of the errors services raise for people (docs/architecture.md, "Errors").
+"""The two bases of the errors services raise for people (docs/architecture.md §2, "Views").
 
 A service refuses with one of them, never with bare text: ``ServiceError`` carries one sentence
 for the user (an action the state does not allow, a file that cannot be read); ``FieldErrors``
