@@ -1,10 +1,11 @@
 """Languages: Flask-Babel, the choice of a request's language, stored sentences shown translated.
 
 A request's language is, in order: the signed-in user's setting (profile), the language picked
-with the switch on the log-in page (kept in the session), the browser's ``Accept-Language``,
-then ``DEFAULT_LANGUAGE``. The languages offered are English (the source language) plus every
-catalog under ``portal/translations/``: adding a language is adding a catalog
-(architecture §9).
+with the switch on the log-in or guest page (kept in the session), the language a page knows its
+reader speaks (``prefer_language``: the guest's, chosen by their host), the browser's
+``Accept-Language``, then ``DEFAULT_LANGUAGE``. The languages offered are English (the source
+language) plus every catalog under ``portal/translations/``: adding a language is adding a
+catalog (architecture §9).
 
 Services and jobs speak English: every sentence they raise, return or store (a validation
 error, a visit's reason, a job's error, a notice) is a message id marked with ``N_()`` and
@@ -19,7 +20,7 @@ import re
 from pathlib import Path
 
 from babel import Locale
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import Babel, force_locale, format_decimal, get_locale, gettext, refresh
 from flask_login import current_user
 
@@ -75,7 +76,7 @@ def select_locale():
         chosen = normalize(getattr(user, "language", None))
         if chosen:
             return chosen
-    chosen = normalize(session.get(SESSION_KEY))
+    chosen = normalize(session.get(SESSION_KEY)) or normalize(g.get("preferred_language"))
     if chosen:
         return chosen
     best = request.accept_languages.best_match(LANGUAGES)
@@ -98,6 +99,15 @@ def remember_switch():
     if chosen:
         session[SESSION_KEY] = chosen
         refresh()
+
+
+def prefer_language(code):
+    """This page's reader is known to speak ``code`` (None: unknown): it wins over the browser.
+
+    The guest's page: the language their host chose for them, which their e-mail spoke too.
+    """
+    g.preferred_language = code
+    refresh()
 
 
 def current_language():

@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal import queue
 from portal.extensions import db
-from portal.i18n import N_
+from portal.i18n import N_, normalize
 from portal.models import (
     ACCESS_STATES,
     LIVE_STATES,
@@ -113,7 +113,7 @@ def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=Non
     return errors
 
 
-def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=None):
+def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=None, language=None):
     """Errors of the guest's details by field, and the cleaned values."""
     values = {
         "full_name": _clean(full_name),
@@ -121,8 +121,11 @@ def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=N
         "phone": _clean(phone),
         "company": _clean(company),
         "purpose": _clean(purpose),
+        "language": normalize(language),
     }
     errors = {}
+    if _clean(language) and not values["language"]:
+        errors["language"] = N_("Choose a language from the list.")
     if not values["full_name"]:
         errors["full_name"] = N_("Enter the guest's full name.")
     for name, limit in LIMITS.items():
@@ -176,14 +179,21 @@ def register_visit(
     access_level,
     photo=None,
     invite=None,
+    language=None,
 ):
     """Validate, write Guest + Visit + history in one transaction, then enqueue.
 
     With a photo the visit is ``pending`` and enrolled. Without one, ``invite`` (True, or None
     with an e-mail given) makes it ``awaiting_photo`` and e-mails the guest a personal link.
+    ``language`` is the guest's (their e-mails and page); None leaves it to DEFAULT_LANGUAGE.
     """
     errors, values = validate_guest(
-        full_name=full_name, email=email, phone=phone, company=company, purpose=purpose
+        full_name=full_name,
+        email=email,
+        phone=phone,
+        company=company,
+        purpose=purpose,
+        language=language,
     )
     errors.update(validate_window(starts_at, ends_at, max_days=_max_days()))
     level = resolve_access_level(access_level)
@@ -206,6 +216,7 @@ def register_visit(
         email=values["email"],
         phone=values["phone"],
         company=values["company"],
+        language=values["language"],
         photo=normalized.jpeg if normalized else None,
         photo_sha256=normalized.sha256 if normalized else None,
     )
