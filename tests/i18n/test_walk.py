@@ -88,13 +88,15 @@ def english_words(text, data_values):
 
 
 def untranslated(russian_html, english_html, data_values):
-    english = set(texts_of(english_html))
+    """The texts of a Russian page left in English (see the module's docstring)."""
+    return untranslated_texts(texts_of(russian_html), texts_of(english_html), data_values)
+
+
+def untranslated_texts(russian_texts, english_texts, data_values):
+    """The Russian texts that have English words and read the same in English."""
+    english = set(english_texts)
     return sorted(
-        {
-            text
-            for text in texts_of(russian_html)
-            if english_words(text, data_values) and text in english
-        }
+        {text for text in russian_texts if english_words(text, data_values) and text in english}
     )
 
 
