@@ -21,7 +21,15 @@ from pathlib import Path
 
 from babel import Locale
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import Babel, force_locale, format_decimal, get_locale, gettext, refresh
+from flask_babel import (
+    Babel,
+    force_locale,
+    format_decimal,
+    get_locale,
+    gettext,
+    ngettext,
+    refresh,
+)
 from flask_login import current_user
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
@@ -118,6 +126,8 @@ def current_language():
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
 _stored = {}
+# Each form of a sentence marked with N_plural -> (singular, plural).
+_plurals = {}
 
 
 def _pattern(msgid):
@@ -146,6 +156,29 @@ def N_(msgid):  # noqa: N802  (the usual gettext name for "mark now, translate w
     return msgid
 
 
+def N_plural(singular, plural, num):  # noqa: N802  (N_ for a sentence with a count)
+    """Mark a sentence with its singular and plural forms; returns the English form for ``num``.
+
+    Fill it with ``%`` like an ``N_`` sentence. ``shown`` translates it with the language's
+    plural rule ("1 день", "2 дня", "5 дней"); its count is its first ``%(x)d`` parameter (a
+    parameter named ``num`` must be that count).
+    """
+    for form in (singular, plural):
+        _plurals[form] = (singular, plural)
+        N_(form)
+    return singular if num == 1 else plural
+
+
+def _translated(msgid, params):
+    if msgid not in _plurals:
+        return gettext(msgid, **params)
+    singular, plural = _plurals[msgid]
+    count = next(name for name, kind in _PLACEHOLDER.findall(singular) if kind == "d")
+    # ngettext names its count ``num`` and fills a ``num`` parameter itself.
+    others = {name: value for name, value in params.items() if name != "num"}
+    return ngettext(singular, plural, params[count], **others)
+
+
 def shown(text):
     """An English sentence of the code in the viewer's language (other text is left as is)."""
     if not text:
@@ -164,7 +197,7 @@ def shown(text):
                 else shown(value)
                 for name, value in match.groupdict().items()
             }
-            return gettext(msgid, **params)
+            return _translated(msgid, params)
     return text
 
 

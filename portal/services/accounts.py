@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 from portal.models import AuditAction, Role, User, hash_token
 from portal.services import audit, login_throttle
 
@@ -53,9 +53,11 @@ def password_problem(password, *, email=None):
     if not password:
         return N_("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return N_("The password must have at least %(num)d characters.") % {
-            "num": MIN_PASSWORD_LENGTH
-        }
+        return N_plural(
+            "The password must have at least %(num)d character.",
+            "The password must have at least %(num)d characters.",
+            MIN_PASSWORD_LENGTH,
+        ) % {"num": MIN_PASSWORD_LENGTH}
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
         return N_("The password is too easy to guess.")
     if email and password.lower() == normalize_email(email):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal import queue
 from portal.extensions import db
-from portal.i18n import N_, normalize
+from portal.i18n import N_, N_plural, normalize
 from portal.models import (
     ACCESS_STATES,
     LIVE_STATES,
@@ -107,7 +107,11 @@ def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=Non
     if ends_at <= starts_at:
         errors["ends_at"] = N_("The end must be after the start.")
     elif ends_at - earliest > timedelta(days=max_days):
-        errors["ends_at"] = N_("A visit can last at most %(days)d days.") % {"days": max_days}
+        errors["ends_at"] = N_plural(
+            "A visit can last at most %(days)d day.",
+            "A visit can last at most %(days)d days.",
+            max_days,
+        ) % {"days": max_days}
     elif ends_at <= now:
         errors["ends_at"] = N_("The end is in the past: choose a later time.")
     return errors
@@ -130,7 +134,9 @@ def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=N
         errors["full_name"] = N_("Enter the guest's full name.")
     for name, limit in LIMITS.items():
         if values[name] and len(values[name]) > limit:
-            errors[name] = N_("At most %(limit)d characters.") % {"limit": limit}
+            errors[name] = N_plural(
+                "At most %(limit)d character.", "At most %(limit)d characters.", limit
+            ) % {"limit": limit}
     if values["email"] and "email" not in errors:
         try:
             values["email"] = validate_email(values["email"], check_deliverability=False).normalized
