@@ -186,6 +186,10 @@ def test_every_page_for_every_role_is_russian(app, world, host_user, organizer_u
             english = client.get(url, headers={"Accept-Language": "en"})
             russian = client.get(url, headers={"Accept-Language": "ru"})
             assert russian.status_code == english.status_code, url
+            # The page's language, for the browser (its date pickers, hyphenation, speech);
+            # a fragment (a list's rows refreshed in place) has no <html> of its own.
+            page = russian.get_data(as_text=True)
+            assert "<html" not in page or '<html lang="ru">' in page, url
             walked += 1
             missing = untranslated(
                 russian.get_data(as_text=True), english.get_data(as_text=True), data
