@@ -5,7 +5,7 @@ with the switch on the log-in or guest page (kept in the session), the language 
 reader speaks (``prefer_language``: the guest's, chosen by their host), the browser's
 ``Accept-Language``, then ``DEFAULT_LANGUAGE``. The languages offered are English (the source
 language) plus every catalog under ``portal/translations/``: adding a language is adding a
-catalog (architecture §9).
+catalog (architecture §10).
 
 Services and jobs speak English: every sentence they raise, return or store (a validation
 error, a visit's reason, a job's error, a notice) is a message id marked with ``N_()`` and
