@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
-from portal.i18n import N_
+from portal.i18n import N_, language_choices, language_name
 from portal.models import Role, Visit, VisitState
 from portal.page_errors import service_errors
 from portal.queue import redis_connection
@@ -126,9 +126,16 @@ def visit_form(**kwargs):
     if len(form.levels) > 1:
         # No silent default among several levels: the host picks one (or the site's default).
         form.access_level.choices.insert(0, ("", CHOOSE))
+    form.language.choices = guest_language_choices()
     if not submissions.valid_token(form.form_nonce.data):
         form.form_nonce.data = submissions.new_token()
     return form
+
+
+def guest_language_choices():
+    """The guest's language: left to the site's default (stored as none), or one offered."""
+    default = language_name(current_app.config["DEFAULT_LANGUAGE"])
+    return [("", _("The site's language (%(name)s)", name=default)), *language_choices()]
 
 
 def fill_defaults(form):
@@ -174,6 +181,7 @@ def register_from(form):
         purpose=form.purpose.data,
         access_level=form.access_level.data,
         photo=upload(form.photo),
+        language=form.language.data,
     )
 
 
