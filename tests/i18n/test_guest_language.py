@@ -35,6 +35,8 @@ def test_a_host_chooses_a_russian_guests_language_and_the_invitation_is_russian(
     work()
     [invitation] = smtp_server.handler.messages
     assert invitation["Subject"].startswith("Ваш визит ")
+    page = host_client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "Language of the guest's e-mails and page: Русский." in page
 
 
 def test_left_to_the_site_the_guests_language_is_none(host_client, level):
