@@ -294,7 +294,6 @@ def stage_import(guest_import) -> dict:
         _keep_report(guest_import, report, archive_used)
     return {
         "import": guest_import.id,
-        "state": guest_import.state,
         "rows_total": guest_import.rows_total,
         "rows_valid": guest_import.rows_valid,
         "rows_invalid": guest_import.rows_invalid,
