@@ -1,7 +1,7 @@
 """guest imports are staged by a job: the stored sheet, its warnings, why staging failed
 
-Revision ID: c4d8e2f61a93
-Revises: a7c3e9f12b40
+Revision ID: e5b71c3d9a20
+Revises: c4d2e8f61a93
 Create Date: 2026-11-28 07:40:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'c4d8e2f61a93'
-down_revision = 'a7c3e9f12b40'
+revision = 'e5b71c3d9a20'
+down_revision = 'c4d2e8f61a93'
 branch_labels = None
 depends_on = None
 
