@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image, ImageDraw
 
-from portal.hikvision import identifiers
+from portal.hikvision import answers, identifiers
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import (
     AuthenticationError,
@@ -253,7 +253,7 @@ def _reads(run, now):
 
 
 def _total(data):
-    return ops._int(ops._get(data, "total")) or 0 if isinstance(data, dict) else 0
+    return answers.as_int(answers.field(data, "total")) or 0 if isinstance(data, dict) else 0
 
 
 def _round_trip(run, org_code, levels, code):
@@ -288,7 +288,11 @@ def _add(run, spec, org_code):
             lambda: run.client.call(ops.PERSON_ADD, body),
             N_("Persons can be created."),
         )
-    return ops._text(ops._get(data, "personId")) if isinstance(data, dict) else ops._text(data)
+    return (
+        answers.text(answers.field(data, "personId"))
+        if isinstance(data, dict)
+        else answers.text(data)
+    )
 
 
 def _face_warning(exc):

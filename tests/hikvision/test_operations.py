@@ -3,70 +3,30 @@
 import base64
 import json
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 import responses
 
 from portal.hikvision import operations as ops
-from portal.hikvision.client import HikCentralClient
 from portal.hikvision.errors import ProtocolError
+from tests.hikvision.support import (
+    API,
+    BEGIN,
+    END,
+    FACE,
+    MARK,
+    MSK,
+    bad,
+    body_of,
+    calls_to,
+    missing,
+    ok,
+    spec,
+)
 
-BASE = "https://hcp.test"
-API = f"{BASE}/artemis/api"
-MSK = timezone(timedelta(hours=3))
-BEGIN = datetime(2024, 5, 1, 9, 0, tzinfo=MSK)
-END = datetime(2024, 5, 1, 18, 0, tzinfo=MSK)
-FACE = b"\xff\xd8\xff\xe0 a jpeg \xff\xd9"
-MARK = ops.face_marker(FACE)
-
-
-def ok(data=""):
-    return {"code": "0", "msg": "Success", "data": data}
-
-
-def bad(detail):
-    return {"code": "2", "msg": f"Incorrect request parameter. [{detail}]", "data": ""}
-
-
-def missing(detail="person does not exist"):
-    return {"code": "128", "msg": f"The request resource does not exist. [{detail}]", "data": ""}
-
-
-def body_of(call):
-    return json.loads(call.request.body)
-
-
-def calls_to(path):
-    return [c for c in responses.calls if c.request.url == f"{API}{path}"]
-
-
-@pytest.fixture
-def client():
-    client = HikCentralClient(BASE, "12345678", "secret-for-tests-0001", sleep=lambda s: None)
-    yield client
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(ops, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def mocked():
-    responses.start()
-    yield responses
-    responses.stop()
-    responses.reset()
-
-
-def spec(code="G-1", face=FACE, **fields):
-    return ops.PersonSpec(
-        person_code=code, given_name="Ada", family_name="Lovelace", begin=BEGIN, end=END,
-        face=face, **fields,
-    )  # fmt: skip
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -109,9 +69,11 @@ def test_a_page_with_total_but_no_list_ends_the_read(client, mocked):
     assert len(responses.calls) == 1
 
 
-def test_a_list_that_is_not_a_list_reads_as_empty(client, mocked):
+def test_a_list_that_is_not_a_list_is_a_protocol_error(client, mocked):
+    # Read as empty, a sync would deactivate every access level.
     mocked.post(f"{API}/acs/v1/privilege/group", json=ok({"total": 2, "list": "oops"}))
-    assert ops.list_access_levels(client) == []
+    with pytest.raises(ProtocolError):
+        ops.list_access_levels(client)
 
 
 def test_doors_skip_items_without_an_index_code(client, mocked):
