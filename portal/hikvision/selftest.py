@@ -89,8 +89,9 @@ class Report:
         return N_("Ready: reads work.")
 
 
-class _Once:
-    """Calls without retries (the self-test reports the first answer, it does not wait)."""
+class OneAttempt:
+    """A client whose calls are not retried: the self-test reports the first answer, and a page
+    must not wait through backoffs."""
 
     def __init__(self, client):
         self._client = client
@@ -188,7 +189,7 @@ def run_check(client, *, write=False, org_code="1", code_prefix="GH", code_lengt
     """Run the self-test against ``client``'s HikCentral; returns the Report."""
     now = now or datetime.now(UTC)
     report = Report(write=write)
-    run = _Run(_Once(client), report)
+    run = _Run(OneAttempt(client), report)
     reads = _reads(run, now)
     if reads is None:
         for name in (N_("access levels"), N_("doors"), "door events"):
