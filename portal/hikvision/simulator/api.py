@@ -73,12 +73,16 @@ def org_list(sim, body):
 # --- persons ---------------------------------------------------------------------------------
 
 
+def _stored(items, body, key, what):
+    """``items[body[key]]``; code 128 "<what> does not exist" when there is none."""
+    found = items.get(require_str(body, key))
+    if found is None:
+        raise missing(f"{what} does not exist")
+    return found
+
+
 def _person(state, body):
-    person_id = require_str(body, "personId")
-    person = state.persons.get(person_id)
-    if person is None:
-        raise missing("person does not exist")
-    return person
+    return _stored(state.persons, body, "personId", "person")
 
 
 def _names(body, *, optional):
@@ -265,11 +269,7 @@ def access_levels(sim, body):
 
 
 def _level(state, body):
-    level_id = require_str(body, "privilegeGroupId")
-    level = state.levels.get(level_id)
-    if level is None:
-        raise missing("privilege group does not exist")
-    return level
+    return _stored(state.levels, body, "privilegeGroupId", "privilege group")
 
 
 def _member_ids(sim, body):
