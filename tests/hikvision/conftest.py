@@ -1,4 +1,4 @@
-"""Fixtures of the ``responses`` tests: a client for the mocked server, the mock, no sleeping."""
+"""Fixtures of the ``responses`` tests: clients for the mocked server, the mock, no sleeping."""
 
 import pytest
 import responses
@@ -9,14 +9,23 @@ from tests.hikvision.support import BASE
 
 
 @pytest.fixture
-def make_mocked_client():
-    """``make(**options)``: a client for the mocked server that never sleeps between retries."""
+def client_options():
+    """How a module's clients are made; a module may override it (the client tests do)."""
+    return {
+        "base_url": BASE,
+        "app_key": "12345678",
+        "app_secret": "secret-for-tests-0001",
+        "sleep": lambda seconds: None,
+    }
+
+
+@pytest.fixture
+def make_client(client_options):
+    """``make(**options)``: a client with ``client_options`` and ``options``, closed after."""
     made = []
 
     def make(**options):
-        client = HikCentralClient(
-            BASE, "12345678", "secret-for-tests-0001", sleep=lambda s: None, **options
-        )
+        client = HikCentralClient(**(client_options | options))
         made.append(client)
         return client
 
@@ -26,8 +35,8 @@ def make_mocked_client():
 
 
 @pytest.fixture
-def client(make_mocked_client):
-    return make_mocked_client()
+def client(make_client):
+    return make_client()
 
 
 @pytest.fixture

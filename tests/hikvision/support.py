@@ -9,6 +9,11 @@ from portal.hikvision import operations as ops
 
 BASE = "https://hcp.test"
 API = f"{BASE}/artemis/api"
+ADD = f"{API}/resource/v1/person/single/add"
+BY_CODE = f"{API}/resource/v1/person/personCode/personInfo"
+BY_ID = f"{API}/resource/v1/person/personId/personInfo"
+UPDATE = f"{API}/resource/v1/person/single/update"
+FACE_UPDATE = f"{API}/resource/v1/person/face/update"
 MSK = timezone(timedelta(hours=3))
 BEGIN = datetime(2024, 5, 1, 9, 0, tzinfo=MSK)
 END = datetime(2024, 5, 1, 18, 0, tzinfo=MSK)
@@ -41,3 +46,21 @@ def spec(code="G-1", face=FACE, **fields):
         person_code=code, given_name="Ada", family_name="Lovelace", begin=BEGIN, end=END,
         face=face, **fields,
     )  # fmt: skip
+
+
+def stored(begin="2024-05-01T09:00:00+03:00", end="2024-05-01T18:00:00+03:00", **fields):
+    """personInfo of the guest ``spec()`` describes, as live servers answer it: personPhoto an
+    object, ids as strings; ``fields`` change or add to it."""
+    person = {
+        "personId": "555",
+        "personCode": "G-1",
+        "personFamilyName": "Lovelace",
+        "personGivenName": "Ada",
+        "gender": 0,
+        "orgIndexCode": "1",
+        "beginTime": begin,
+        "endTime": end,
+        "remark": MARK,
+        "personPhoto": {"picUri": "/pic/555", "picBigUri": "/pic/555"},
+    }
+    return ok(person | fields)

@@ -69,24 +69,15 @@ def sleeps():
 
 
 @pytest.fixture
-def make_client(sleeps):
-    made = []
-
-    def make(**kwargs):
-        options = {"sleep": sleeps.append, "rng": MaxRng(), "max_retries": 3}
-        options.update(kwargs)
-        client = HikCentralClient(BASE, KEY, SECRET, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
+def client_options(sleeps):
+    return {
+        "base_url": BASE,
+        "app_key": KEY,
+        "app_secret": SECRET,
+        "sleep": sleeps.append,
+        "rng": MaxRng(),
+        "max_retries": 3,
+    }
 
 
 def ok(data):
@@ -251,6 +242,16 @@ def test_bad_request_detail_is_the_bracketed_reason(client):
 def test_bad_request_detail_keeps_brackets_inside_it(client):
     add(json={"code": "2", "msg": "Incorrect request parameter. [faces[0].faceData is 60x60 px]"})
     assert error_of(client).detail == "faces[0].faceData is 60x60 px"
+
+
+@responses.activate
+def test_every_error_keeps_the_bracketed_detail_and_says_it_in_lower_case(client):
+    add(json={"code": "128", "msg": "The request resource does not exist. [Person Not Exist]"})
+    err = error_of(client)
+    assert isinstance(err, NotFoundError)
+    assert err.detail == "Person Not Exist"
+    assert "person not exist" in err.said() and "not found on hikcentral" in err.said()
+    assert BadRequestError("x", detail="Face too small").said() == "face too small x"
 
 
 @responses.activate
