@@ -28,6 +28,7 @@ JOB_KIND_LABELS = {
     "revoke_visit": _l("Revoke visit"),
     "reapply_visit": _l("Reapply visit"),
     "enroll_import": _l("Enroll import"),
+    "stage_import": _l("Check guest sheet"),
     "monitor_passages": _l("Monitor passages"),
     "expire_visits": _l("Expire visits"),
     "purge_personal_data": _l("Purge personal data"),
@@ -51,6 +52,9 @@ RESULT_LABELS = {
     "attempts": _l("attempts"),
     "value": _l("value"),
     "import": _l("guest list"),
+    "rows_total": _l("rows read"),
+    "rows_valid": _l("valid guests"),
+    "rows_invalid": _l("rows with errors"),
     "total": _l("total"),
     "done": _l("done"),
     "enrolled_now": _l("enrolled now"),
@@ -75,6 +79,8 @@ RESULT_LABELS = {
 
 # Guest list (GuestImport) state -> its words.
 IMPORT_STATE_LABELS = {
+    "staging": _l("Checking the sheet"),
+    "failed": _l("Failed"),
     "validated": _l("Checked, waiting for import"),
     "confirmed": _l("Confirmed"),
     "enrolling": _l("Enrolling"),

@@ -360,8 +360,14 @@ class GuestImport(db.Model):
     valid_rows: Mapped[list] = mapped_column(JSON, default=list)
     # The uploaded photo archive, kept under instance/ until enrollment is done.
     photos_path: Mapped[str | None] = mapped_column(String(500))
-    # validated | confirmed | enrolling | done; expired: never confirmed, rows and photos purged
+    # The uploaded sheet, kept beside the archive until the staging job has read it.
+    sheet_path: Mapped[str | None] = mapped_column(String(500))
+    # What the sheet's reader noticed outside the rows (unknown columns...), capped.
+    warnings: Mapped[list | None] = mapped_column(JSON)
+    # staging (its job reads the files) | validated | confirmed | enrolling | done; failed: staging
+    # stopped (state_reason says why); expired: never confirmed, rows and photos purged
     state: Mapped[str] = mapped_column(String(20), default="validated")
+    state_reason: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

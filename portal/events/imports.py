@@ -71,13 +71,15 @@ def upload_import(event_id):
     sheet = request.files.get("file")
     photos = request.files.get("photos")
     try:
-        guest_import = import_service.stage_import(event, current_user, sheet, photos)
+        guest_import = import_service.upload_import(event, current_user, sheet, photos)
     except import_service.ImportFileError as error:
         flash(error.message, "error")
-        return redirect(url_for("events.show", event_id=event.id))
-    for warning in getattr(guest_import, "warnings", []):
-        flash(warning, "warning")
-    return redirect(url_for("events.show_import", import_id=guest_import.id))
+        return redirect(url_for("events.show", event_id=event.id), 303)
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
+        return redirect(url_for("events.show", event_id=event.id), 303)
+    # The staging job reads the files; the import page follows it and then shows the preview.
+    return redirect(url_for("events.show_import", import_id=guest_import.id), 303)
 
 
 @bp.get("/imports/<int:import_id>")
@@ -94,6 +96,8 @@ def show_import(import_id):
         shape=GuestRow.from_dict,
     )
     job = import_enrollment.import_job(guest_import)
+    if job is not None and job.kind == "stage_import" and guest_import.state != "staging":
+        job = None  # the check is over: the page shows its outcome
     failed = db.session.scalars(
         import_enrollment.failed_visits(guest_import).limit(FAILED_SHOWN)
     ).all()
@@ -111,7 +115,7 @@ def show_import(import_id):
         mail_on=mail_configured(),
         counts=counts,
         can_retry=(
-            guest_import.state != "validated"
+            guest_import.state not in import_enrollment.NOT_CONFIRMED
             and not import_enrollment.is_running(guest_import)
             and (counts.get("failed") or counts.get("pending") or counts.get("enrolling"))
         ),

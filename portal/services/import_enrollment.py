@@ -21,7 +21,7 @@ from portal import queue
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.i18n import N_
-from portal.models import ACCESS_STATES, Guest, GuestImport, JobRecord, Visit, VisitState, utcnow
+from portal.models import ACCESS_STATES, Guest, JobRecord, Visit, VisitState, utcnow
 from portal.services import claims, delivery, enrollment
 from portal.services.import_files import purge_import_files
 from portal.services.jobs import JobFailure
@@ -34,6 +34,8 @@ MAX_CHUNK = 200
 # States a visit of an import is still waiting in (enrolling: a run died half-way).
 WAITING_STATES = (VisitState.PENDING.value, VisitState.ENROLLING.value)
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
+# States of an import that has no visits to enroll (yet).
+NOT_CONFIRMED = ("staging", "validated", "failed", "expired")
 
 
 def _job_timeout(count):
@@ -69,22 +71,14 @@ def start_enrollment(guest_import, user) -> JobRecord:
 
 
 def import_job(guest_import) -> JobRecord | None:
-    """The import's latest enrollment job, or None."""
+    """The import's latest job (its staging, then its enrollment), or None."""
     return db.session.get(JobRecord, guest_import.job_id) if guest_import.job_id else None
 
 
 def is_running(guest_import) -> bool:
-    """Whether an enrollment job of the import is queued or running."""
+    """Whether the import's latest job (staging or enrollment) is queued or running."""
     record = import_job(guest_import)
     return record is not None and record.state in ("queued", "started")
-
-
-def load_import(import_id):
-    """The import ``import_id``, or a JobFailure when it no longer exists."""
-    guest_import = db.session.get(GuestImport, import_id)
-    if guest_import is None:
-        raise JobFailure(N_("Guest list %(id)d no longer exists.") % {"id": import_id})
-    return guest_import
 
 
 def state_counts(guest_import) -> dict[str, int]:
@@ -295,7 +289,7 @@ def enroll_import(
     A transient failure that affects a whole chunk, or leaves guests waiting at the end, is
     raised (after the finished work is committed) so the job is retried and resumes.
     """
-    if guest_import.state == "validated":
+    if guest_import.state in NOT_CONFIRMED:
         raise JobFailure(N_("This guest list has not been confirmed yet."))
     config = current_app.config
     run = _Run(
