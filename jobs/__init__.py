@@ -173,13 +173,20 @@ def _mark_started():
     db.session.commit()
 
 
-def _mark_finished(result):
+def _ended(state, error):
+    """The running job's record, ended in ``state`` with ``error``; None without a record."""
     record = current_record()
+    if record is not None:
+        record.state = state
+        record.ended_at = utcnow()
+        record.error = error
+    return record
+
+
+def _mark_finished(result):
+    record = _ended("finished", None)
     if record is None:
         return
-    record.state = "finished"
-    record.ended_at = utcnow()
-    record.error = None
     if result is not None:
         record.result = result if isinstance(result, dict) else {"value": result}
     db.session.commit()
@@ -204,12 +211,9 @@ def _mark_retrying(rq_job, exc):
 
 
 def _mark_failed(exc):
-    record = current_record()
+    record = _ended("failed", public_error(exc))
     if record is None:
         return
-    record.state = "failed"
-    record.ended_at = utcnow()
-    record.error = public_error(exc)
     if isinstance(exc, JobFailure) and exc.result is not None:
         record.result = exc.result
     elif record.result and "retrying" in record.result:

@@ -136,19 +136,6 @@ def friendly_error(error):
     return _("HikCentral answered with an error; the details are in the server log.")
 
 
-class _OneAttempt:
-    """A client view whose calls are not retried: a page must not wait through backoffs."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def call(self, path, body=None, *, retry=True):
-        return self._client.call(path, body, retry=False)
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
 def _client():
     from portal import hikvision
 
@@ -157,10 +144,10 @@ def _client():
 
 def connection_status(client):
     """Product, version and a short error sentence from one unretried version call."""
-    from portal.hikvision import operations
+    from portal.hikvision import operations, selftest
 
     try:
-        info = operations.version(_OneAttempt(client))
+        info = operations.version(selftest.OneAttempt(client))
     except hik_errors.HikvisionError as error:
         log.warning("HikCentral version check failed: %s", error)
         return {"ok": False, "product": None, "version": None, "error": friendly_error(error)}

@@ -12,6 +12,7 @@ from portal.api.errors import ApiError
 from portal.api.paging import page_args
 from portal.api.schemas import iso, parse_datetime
 from portal.api.views import bp
+from portal.bounds import db_int
 from portal.extensions import db
 from portal.i18n import N_
 from portal.models import Door, PassageKind, Role, utcnow
@@ -61,15 +62,14 @@ def _choice_arg(name, choices, problems):
     return raw
 
 
-def _int_arg(name, problems):
+def _id_arg(name, problems):
     raw = request.args.get(name)
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    value = db_int(raw)
+    if value is None:
         problems[name] = N_("Must be an integer id.")
-        return None
+    return value
 
 
 def _door_arg(problems):
@@ -78,8 +78,8 @@ def _door_arg(problems):
     if not raw:
         return None
     door = db.session.scalar(select(Door).where(Door.hik_id == raw))
-    if door is None and raw.isdigit():
-        door = db.session.get(Door, int(raw))
+    if door is None and db_int(raw) is not None:
+        door = db.session.get(Door, db_int(raw))
     if door is None:
         problems["door"] = N_("No such door.")
         return None
@@ -91,7 +91,7 @@ def filters_from_args():
     filters = passage_service.PassageFilters(
         since=_time_arg("since", problems),
         until=_time_arg("until", problems),
-        visit_id=_int_arg("visit", problems),
+        visit_id=_id_arg("visit", problems),
         door_id=_door_arg(problems),
         direction=_choice_arg("direction", DIRECTIONS, problems),
         kind=_choice_arg("kind", KINDS, problems),

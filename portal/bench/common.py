@@ -2,6 +2,7 @@
 
 import secrets
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -54,3 +55,26 @@ def bench_app_config(tmp, server, redis_url, rate=None, **extra):
     if rate:
         config["HIKCENTRAL_RATE_LIMIT_CALLS"], config["HIKCENTRAL_RATE_LIMIT_WINDOW"] = rate
     return config | extra
+
+
+def bench_event(db, name, access_level=None, **fields):
+    """An organizer and an 8-hour event tomorrow, committed: (organizer, event).
+
+    The event is on ``access_level``, else on a new one for the simulator's access level "1".
+    """
+    from portal.models import AccessLevel, Event, Role, User, utcnow
+
+    organizer = User(email="bench.organizer@example.com", name="Bench", role=Role.ORGANIZER.value)
+    organizer.set_password(secrets.token_urlsafe(12))
+    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    event = Event(
+        name=name,
+        organizer=organizer,
+        starts_at=start,
+        ends_at=start + timedelta(hours=8),
+        access_level=access_level or AccessLevel(hik_id="1", name="Bench level"),
+        **fields,
+    )
+    db.session.add(event)
+    db.session.commit()
+    return organizer, event

@@ -10,12 +10,10 @@ so that no other worker can take it and this worker takes nothing else.
 import io
 import multiprocessing
 import resource
-import secrets
 import tempfile
 import time
 import uuid
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -23,7 +21,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select
 
-from portal.bench.common import bench_app_config, bench_simulator
+from portal.bench.common import bench_app_config, bench_event, bench_simulator
 from portal.bench.enroll import bench_face
 
 READY_TIMEOUT = 120.0  # the worker process imports the app
@@ -92,26 +90,6 @@ def peak_rss_mb():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _seed(db, count):
-    """An organizer, the simulator's access level "1", an event tomorrow."""
-    from portal.models import AccessLevel, Event, Role, User, utcnow
-
-    organizer = User(email="bench@example.test", name="Bench", role=Role.ORGANIZER.value)
-    organizer.set_password(secrets.token_urlsafe(12))
-    level = AccessLevel(hik_id="1", name="Bench level")
-    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    event = Event(
-        name=f"Bench import of {count}",
-        organizer=organizer,
-        starts_at=start,
-        ends_at=start + timedelta(hours=8),
-        access_level=level,
-    )
-    db.session.add_all([organizer, level, event])
-    db.session.commit()
-    return organizer, event
 
 
 def _wait_for_worker(conn, redis, queue_name):
@@ -184,7 +162,7 @@ def run_import_enrollment(guests, latency_ms=300.0, rate=(10, 1.0), *, redis_url
                 app = create_app(overrides)
                 with app.app_context():
                     db.create_all()
-                    organizer, event = _seed(db, guests)
+                    organizer, event = bench_event(db, f"Bench import of {guests}")
                     sheet, photos = guest_sheet(guests)
                     started = time.perf_counter()
                     guest_import = imports.store_upload(

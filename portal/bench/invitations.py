@@ -12,19 +12,17 @@ bench makes no HikCentral call.
 
 import json
 import re
-import secrets
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 
 import click
 from flask import current_app, has_app_context
 from flask.cli import ScriptInfo
 from rq import Queue, SimpleWorker
 
-from portal.bench.common import bench_app_config, bench_simulator
+from portal.bench.common import bench_app_config, bench_event, bench_simulator
 from portal.bench.visit import phone_photo
 
 LINK = re.compile(r"https?://\S+/g/\S+")
@@ -33,22 +31,10 @@ PHOTO_SAMPLES = 5
 
 
 def _seed(db, count):
-    """An organizer, an access level, an event tomorrow and ``count`` guests without a photo."""
-    from portal.models import AccessLevel, Event, Guest, Role, User, Visit, VisitState, utcnow
+    """An organizer, an event tomorrow and ``count`` guests without a photo."""
+    from portal.models import Guest, Visit, VisitState
 
-    organizer = User(email="bench@example.com", name="Bench Organizer", role=Role.ORGANIZER.value)
-    organizer.set_password(secrets.token_urlsafe(12))
-    level = AccessLevel(hik_id="1", name="Bench level")
-    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    event = Event(
-        name="Bench invitations",
-        location="Main hall",
-        organizer=organizer,
-        starts_at=start,
-        ends_at=start + timedelta(hours=8),
-        access_level=level,
-    )
-    db.session.add_all([organizer, level, event])
+    organizer, event = bench_event(db, "Bench invitations", location="Main hall")
     for n in range(count):
         guest = Guest(full_name=f"Bench Guest{n}", email=f"guest{n}@example.com")
         db.session.add(
@@ -56,7 +42,7 @@ def _seed(db, count):
                 guest=guest,
                 host=organizer,
                 event=event,
-                access_level=level,
+                access_level=event.access_level,
                 starts_at=event.starts_at,
                 ends_at=event.ends_at,
                 state=VisitState.PENDING.value,

@@ -172,16 +172,10 @@ def _poll(app, server):
 
 
 def _reset_cursor(app, when):
-    from portal.extensions import db
-    from portal.models import PollCursor
+    from portal.services import passages
 
     with app.app_context():
-        cursor = db.session.scalar(select(PollCursor).where(PollCursor.name == "passages"))
-        if cursor is None:
-            cursor = PollCursor(name="passages")
-            db.session.add(cursor)
-        cursor.last_event_time = when
-        db.session.commit()
+        passages.set_cursor(when)
 
 
 def _fill_log(app, stored):

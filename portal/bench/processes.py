@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import redis
 from rq import Worker
 
@@ -23,7 +24,7 @@ ENROLLMENT_PATHS = (
 CLAIM_KEY = "gatehouse:bench-claim"
 
 
-class BenchProcessError(RuntimeError):
+class BenchProcessError(click.ClickException):
     """A benchmark process did not start; the message ends with its log."""
 
 

@@ -15,12 +15,10 @@ record still says queued or running, and the kills, faults, retries and repairs.
 import io
 import json
 import os
-import secrets
 import signal
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -29,7 +27,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from portal.bench import processes
-from portal.bench.common import bench_app_config, bench_simulator, parse_rate
+from portal.bench.common import bench_app_config, bench_event, bench_simulator, parse_rate
 from portal.bench.import_enroll import guest_sheet
 from portal.bench.visit import forget_limiter, prepare
 
@@ -53,23 +51,12 @@ WAITING = ("pending", "enrolling")
 
 
 def _seed_event(app, level_id):
-    """An organizer and an event tomorrow on the synced access level."""
+    """An organizer and an event tomorrow on the synced access level: their ids."""
     from portal.extensions import db
-    from portal.models import Event, Role, User, utcnow
+    from portal.models import AccessLevel
 
     with app.app_context():
-        organizer = User(email="soak.organizer@example.com", name="Soak", role=Role.ORGANIZER)
-        organizer.set_password(secrets.token_urlsafe(12))
-        start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-        event = Event(
-            name="Soak",
-            organizer=organizer,
-            starts_at=start,
-            ends_at=start + timedelta(hours=8),
-            access_level_id=level_id,
-        )
-        db.session.add_all([organizer, event])
-        db.session.commit()
+        organizer, event = bench_event(db, "Soak", db.session.get(AccessLevel, level_id))
         ids = organizer.id, event.id
         db.session.remove()
     return ids

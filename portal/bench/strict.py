@@ -10,12 +10,10 @@ every guest enrolled, each exactly once on the server, and how many adds and loo
 
 import io
 import json
-import secrets
 import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -26,29 +24,13 @@ from rq.job import Job
 from rq.results import Result
 
 from portal.bench import processes
-from portal.bench.common import bench_app_config, bench_simulator
+from portal.bench.common import bench_app_config, bench_event, bench_simulator
 from portal.bench.enroll import bench_face
 from portal.bench.import_enroll import guest_sheet
 from portal.hikvision import operations as ops
 
 # The first add is done but its answer lost; then the lookup fails as often as the client tries.
 LOST_ADD_SCRIPT = ["lost"] + ["http_500"] * 5
-
-
-def _seed(db):
-    from portal.models import AccessLevel, Event, Role, User, utcnow
-
-    host = User(email="strict-bench@example.test", name="Bench", role=Role.ORGANIZER.value)
-    host.set_password(secrets.token_urlsafe(12))
-    level = AccessLevel(hik_id="1", name="Bench level")
-    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    event = Event(
-        name="Strict bench", organizer=host, starts_at=start, ends_at=start + timedelta(hours=8),
-        access_level=level,
-    )  # fmt: skip
-    db.session.add_all([host, level, event])
-    db.session.commit()
-    return host, level, event
 
 
 def _work(redis, name):
@@ -107,7 +89,8 @@ def run_strict(singles=3, guests=50, latency_ms=50.0, *, redis_url=None):
                 )  # fmt: skip
                 queue = f"strict-bench-{run}"
                 try:
-                    host, level, event = _seed(db)
+                    host, event = bench_event(db, "Strict bench")
+                    level = event.access_level
                     aimed = [ops.PERSON_ADD, ops.PERSON_BY_CODE]
                     started = time.perf_counter()
 

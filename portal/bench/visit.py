@@ -15,12 +15,9 @@ keys. No Redis database is flushed.
 
 import io
 import json
-import os
 import re
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -30,15 +27,15 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from PIL import Image, ImageChops
-from rq import Queue, Worker
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
 from sqlalchemy import select
 
+from portal.bench import processes
 from portal.bench.common import bench_app_config, bench_simulator, parse_rate
 from portal.bench.faces import portrait
-from portal.config import ROOT
 from portal.services.delivery import LOCK_KEY, NEXT_KEY
 
 PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
@@ -46,8 +43,6 @@ PHOTO_SIZE = (3000, 4000)  # a 12-megapixel portrait photo, as a phone takes it
 DELIVERY_PATHS = frozenset({"/artemis/api/visitor/v1/person/ID/elementDownloadDetail"})
 ENROLLMENT_CALLS_ALLOWED = 3
 QUEUEING_ALLOWANCE_SECONDS = 1.0
-WORKER_READY_TIMEOUT = 60.0  # the worker imports the app before it listens
-WORKER_STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.01
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 VISIT_URL = re.compile(r"/visits/(\d+)$")
@@ -94,74 +89,6 @@ def summary(values, digits=3):
         "p95": round(p95, digits),
         "max": round(ordered[-1], digits),
     }
-
-
-def worker_environment(config, delivery_polls):
-    """The environment of the worker process: the same database, Redis and HikCentral."""
-    env = dict(os.environ)
-    env.update(
-        GATEHOUSE_ENV=config["GATEHOUSE_ENV"],
-        SECRET_KEY=config["SECRET_KEY"],
-        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=config["REDIS_URL"],
-        HIKCENTRAL_URL=config["HIKCENTRAL_URL"],
-        HIKCENTRAL_APP_KEY=config["HIKCENTRAL_APP_KEY"],
-        HIKCENTRAL_APP_SECRET=config["HIKCENTRAL_APP_SECRET"],
-        # Delivery is checked later by a deferred job, at most this many times.
-        DELIVERY_CHECKS=str(max(1, delivery_polls)),
-        PYTHONUNBUFFERED="1",
-    )
-    for name in ("HIKCENTRAL_RATE_LIMIT_CALLS", "HIKCENTRAL_RATE_LIMIT_WINDOW"):
-        if name in config:
-            env[name] = str(config[name])
-    return env
-
-
-def start_worker(env, log_path, redis):
-    """Start ``flask --app wsgi worker`` and return it once it has registered with Redis."""
-    log = open(log_path, "wb")  # closed by stop_worker
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    proc.log = log
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            stop_worker(proc)
-            raise BenchError(f"the worker exited ({proc.returncode}): {tail(log_path)}")
-        if any(worker.pid == proc.pid for worker in Worker.all(connection=redis)):
-            return proc
-        time.sleep(0.1)
-    stop_worker(proc)
-    raise BenchError(f"the worker did not start in {WORKER_READY_TIMEOUT:g} s: {tail(log_path)}")
-
-
-def stop_worker(proc):
-    """Ask the worker to stop (it finishes its job), kill it when it does not."""
-    try:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=WORKER_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=WORKER_STOP_TIMEOUT)
-    finally:
-        proc.log.close()
-
-
-def tail(path, lines=15):
-    """The end of the worker's log, for an error message."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def prepare(app):
@@ -253,20 +180,12 @@ def wait_for(app, visit_id, timeout, log_path):
             ).all()
             db.session.remove()
         if state not in ("pending", "enrolling", "enrolled"):
-            raise BenchError(f"visit {visit_id} became {state}: {tail(log_path)}")
+            raise BenchError(f"visit {visit_id} became {state}: {processes.tail(log_path)}")
         if enrolled_at is not None and job_states and set(job_states) <= {"finished"}:
             return enrolled_at
         time.sleep(POLL_SECONDS)
-    raise BenchError(f"visit {visit_id} was not enrolled in {timeout:g} s: {tail(log_path)}")
-
-
-def calls_between(before, after):
-    """Calls per path made between two /sim/stats answers."""
-    return {
-        path: count - before["calls"].get(path, 0)
-        for path, count in after["calls"].items()
-        if count - before["calls"].get(path, 0)
-    }
+    log = processes.tail(log_path)
+    raise BenchError(f"visit {visit_id} was not enrolled in {timeout:g} s: {log}")
 
 
 def forget_jobs(app, redis):
@@ -328,7 +247,9 @@ def run_visit_bench(visits, latency_ms=300.0, rate=None, *, redis_url, delivery_
             try:
                 email, password, level_id = prepare(app)
                 photo = phone_photo()
-                worker = start_worker(worker_environment(config, delivery_polls), log_path, redis)
+                # Delivery is checked later by a deferred job, at most this many times.
+                env = processes.environment(config, DELIVERY_CHECKS=max(1, delivery_polls))
+                worker = processes.start_worker(env, log_path, redis)
                 client = app.test_client()
                 log_in(client, email, password)
                 for n in range(visits):
@@ -339,10 +260,10 @@ def run_visit_bench(visits, latency_ms=300.0, rate=None, *, redis_url, delivery_
                     enrolled_at = wait_for(app, visit_id, max(30.0, 10 * budget), log_path)
                     submits.append(seconds * 1000)
                     enrolled.append(enrolled_at - started)
-                    per_visit.append(calls_between(before, control.stats()))
+                    per_visit.append(processes.calls_between(before, control.stats()))
             finally:
                 if worker is not None:
-                    stop_worker(worker)
+                    processes.stop(worker)
                 forget_jobs(app, redis)
                 forget_limiter(app)
                 with app.app_context():

@@ -47,8 +47,6 @@ ACCEPT = "application/json"
 CONTENT_TYPE = "application/json;charset=UTF-8"
 # Connecting should be quick even when the server is slow to answer.
 MAX_CONNECT_TIMEOUT = 5.0
-# A server that ignores pageNo would otherwise page forever.
-MAX_PAGES = 100_000
 MAX_MESSAGE = 300
 
 AUTH_CODES = {
@@ -90,8 +88,6 @@ OUTCOMES = (
     (RateLimitedError, "rate_limited"),
     (UnavailableError, "unavailable"),
 )
-# The detail is the outermost trailing bracket; it may hold brackets itself ("faces[0]...").
-_BRACKETED = re.compile(r"\[(.*)\]\s*$", re.DOTALL)
 
 
 class _Secret:
@@ -221,25 +217,6 @@ class HikCentralClient:
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def pages(self, path, body, *, page_size=500):
-        """Yield every item of a paged read (pageNo from 1 until ``total`` or a short page)."""
-        seen = 0
-        for page_no in range(1, MAX_PAGES + 1):
-            data = self.call(path, {**(body or {}), "pageNo": page_no, "pageSize": page_size})
-            if data is None:
-                return
-            if not isinstance(data, dict):
-                raise ProtocolError("a paged answer's data is not an object", path=path)
-            items = data.get("list") or []
-            if not isinstance(items, list):
-                raise ProtocolError("a paged answer's list is not a list", path=path)
-            yield from items
-            seen += len(items)
-            total = _as_int(data.get("total"))
-            if len(items) < page_size or (total is not None and seen >= total):
-                return
-        raise ProtocolError(f"more than {MAX_PAGES} pages: the server ignores pageNo", path=path)
 
     def metrics_summary(self):
         """This client's counters: calls (requests sent), by path, errors, retries, waits, time."""
@@ -418,10 +395,7 @@ class HikCentralClient:
         if code in UNSUPPORTED_CODES:
             raise UnsupportedError(f"this HikCentral does not support it: {message}", **kwargs)
         if code in BAD_REQUEST_CODES:
-            detail = _detail(message)
-            raise BadRequestError(
-                f"HikCentral refused a parameter: {message}", detail=detail, **kwargs
-            )
+            raise BadRequestError(f"HikCentral refused a parameter: {message}", **kwargs)
         if code in RATE_LIMIT_CODES:
             raise RateLimitedError(
                 f"HikCentral is rate limiting: {message}", retry_after=retry_after, **kwargs
@@ -525,11 +499,6 @@ def _normalise_code(code):
     return str(code).strip().lower()
 
 
-def _detail(message):
-    found = _BRACKETED.search(message)
-    return found.group(1).strip() if found else None
-
-
 def _retry_after(value):
     if not value:
         return None
@@ -542,13 +511,6 @@ def _retry_after(value):
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _as_int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _outcome(err):

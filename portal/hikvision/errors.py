@@ -5,13 +5,20 @@ after which the server may or may not have carried the request out (a create mus
 before it repeats). Messages never carry credentials.
 """
 
+import re
+
+# The detail is the outermost trailing bracket; it may hold brackets itself ("faces[0]...").
+_BRACKETED = re.compile(r"\[(.*)\]\s*$", re.DOTALL)
+
 
 class HikvisionError(Exception):
     """Base class: a HikCentral call failed."""
 
     transient = False
 
-    def __init__(self, message, *, code=None, path=None, ambiguous=False, server_message=None):
+    def __init__(
+        self, message, *, code=None, path=None, ambiguous=False, server_message=None, detail=None
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -19,6 +26,13 @@ class HikvisionError(Exception):
         self.ambiguous = ambiguous
         # The server's own msg (secret scrubbed), for the administrator's self-test report.
         self.server_message = server_message
+        # The bracketed reason of that msg ("[personCode parameter error]"), if any.
+        self.detail = detail if detail is not None else bracketed(server_message)
+
+    def said(self):
+        """The detail and the message in lower case, to look for what the server objected to."""
+        # The whole message too: a detail cut at nested brackets ("faces[0]...") says too little.
+        return " ".join(part for part in (self.detail, self.message) if part).lower()
 
     def __str__(self):
         where = f" ({self.path})" if self.path else ""
@@ -40,10 +54,6 @@ class UnsupportedError(HikvisionError):
 
 class BadRequestError(HikvisionError):
     """A parameter was refused (code 2); ``detail`` is the bracketed reason, if any."""
-
-    def __init__(self, message, *, detail=None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.detail = detail
 
 
 class ProtocolError(HikvisionError):
@@ -74,3 +84,9 @@ class RateLimitTimeout(HikvisionError):
     """No rate-limit slot became free within the allowed wait."""
 
     transient = True
+
+
+def bracketed(server_message):
+    """The bracketed detail at the end of a server message, or None."""
+    found = _BRACKETED.search(server_message or "")
+    return found.group(1).strip() if found else None

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from portal.hikvision import identifiers
+from portal.hikvision import answers, identifiers
+from portal.hikvision.answers import as_int, field, text
 from portal.hikvision.errors import (
     AuthenticationError,
     BadRequestError,
@@ -46,8 +47,6 @@ REAPPLY = f"{API}/visitor/v1/auth/reapplication"
 DELIVERY = f"{API}/visitor/v1/person/ID/elementDownloadDetail"
 DOOR_EVENTS = f"{API}/acs/v1/door/events"
 
-PAGE_SIZE = 500  # documented maximum
-MAX_PAGES = 10_000  # a server that never ends a paged read must not loop us forever
 MAX_PERSONS_PER_GRANT = 1000  # no documented cap; keep request bodies reasonable
 MAX_PERSONS_PER_REAPPLY = 500
 MAX_DOORS_PER_QUERY = 10  # documented cap of doorIndexCodes
@@ -135,38 +134,6 @@ class DoorEvent:
 # --- reading what the server sent ------------------------------------------------------------
 
 
-def _text(value):
-    """A non-empty string id/name from a string or number, else None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return str(int(value)) if float(value).is_integer() else str(value)
-    if isinstance(value, str):
-        return value.strip() or None
-    return None
-
-
-def _get(mapping, *names):
-    """The first present key of ``names``, case-insensitively."""
-    if not isinstance(mapping, dict):
-        return None
-    for name in names:
-        if name in mapping:
-            return mapping[name]
-    lowered = {str(k).lower(): v for k, v in mapping.items()}
-    for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
-
-
-def _int(value):
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def iso(moment):
     """ISO 8601 with the datetime's own offset, to the second (what HikCentral expects)."""
     if moment.utcoffset() is None:
@@ -185,21 +152,6 @@ def parse_time(value):
     return moment if moment.utcoffset() is not None else None
 
 
-def _pages(client, path, body, *, page_size=PAGE_SIZE):
-    """Every item of a paged read; tolerates ``data: ""``, a missing list and a missing total."""
-    for page_no in range(1, MAX_PAGES + 1):
-        data = client.call(path, {**body, "pageNo": page_no, "pageSize": page_size})
-        if not isinstance(data, dict):
-            return
-        items = data.get("list")
-        items = items if isinstance(items, list) else []
-        yield from (item for item in items if isinstance(item, dict))
-        total = _int(data.get("total"))
-        if len(items) < page_size or (total is not None and page_no * page_size >= total):
-            return
-    log.warning("paged read of %s stopped after %d pages", path, MAX_PAGES)
-
-
 # --- sentences for hosts ---------------------------------------------------------------------
 
 PHOTO_WORDS = ("face", "photo", "picture", "image", "pic")
@@ -212,15 +164,9 @@ PHOTO_REASONS = (
 )
 
 
-def _detail(exc):
-    # The whole message too: a detail cut at nested brackets ("faces[0]...") says too little.
-    parts = (getattr(exc, "detail", None), getattr(exc, "message", None))
-    return " ".join(p for p in parts if isinstance(p, str)).lower()
-
-
 def _bad_request_sentence(detail):
     if any(word in detail for word in PHOTO_WORDS):
-        reasons = [text for words, text in PHOTO_REASONS if any(w in detail for w in words)]
+        reasons = [reason for words, reason in PHOTO_REASONS if any(w in detail for w in words)]
         if reasons:
             return N_("HikCentral refused the photo: %(reason)s.") % {"reason": reasons[0]}
         return N_("HikCentral refused the photo.")
@@ -246,11 +192,11 @@ def _bad_request_sentence(detail):
 def describe(exc):
     """One sentence a host understands for a HikCentral failure (never the raw server text)."""
     if isinstance(exc, BadRequestError):
-        return _bad_request_sentence(_detail(exc))
+        return _bad_request_sentence(exc.said())
     if isinstance(exc, NotFoundError):
-        if "group" in _detail(exc):
+        if "group" in exc.said():
             return N_("HikCentral does not know this access level.")
-        if "person" in _detail(exc):
+        if "person" in exc.said():
             return N_("HikCentral does not know this guest (any more).")
         return N_("HikCentral no longer knows this guest or access level.")
     if isinstance(exc, AuthenticationError):
@@ -292,34 +238,34 @@ def version(client):
     data = client.call(VERSION, {})
     if not isinstance(data, dict):
         raise ProtocolError("the version answer carries no data", path=VERSION)
-    product = _text(_get(data, "produceName", "productName")) or "HikCentral"
-    return {"product": product, "version": _text(_get(data, "softVersion", "version")) or ""}
+    product = text(field(data, "produceName", "productName")) or "HikCentral"
+    return {"product": product, "version": text(field(data, "softVersion", "version")) or ""}
 
 
 def list_access_levels(client):
     """Every access-control privilege group (type 1: the kind persons can be granted)."""
     levels, seen = [], set()
-    for item in _pages(client, PRIVILEGE_GROUPS, {"type": PERSON_TYPE}):
-        hik_id = _text(_get(item, "privilegeGroupId", "id"))
+    for item in answers.items(client, PRIVILEGE_GROUPS, {"type": PERSON_TYPE}):
+        hik_id = text(field(item, "privilegeGroupId", "id"))
         if hik_id is None or hik_id in seen:
             log.warning("privilege group without an id skipped")
             continue
         seen.add(hik_id)
-        name = _text(_get(item, "privilegeGroupName", "name")) or f"Access level {hik_id}"
-        levels.append(AccessLevelInfo(hik_id, name, _text(_get(item, "description"))))
+        name = text(field(item, "privilegeGroupName", "name")) or f"Access level {hik_id}"
+        levels.append(AccessLevelInfo(hik_id, name, text(field(item, "description"))))
     return levels
 
 
 def list_doors(client):
     """Every access-control door."""
     doors, seen = [], set()
-    for item in _pages(client, DOORS, {}):
-        hik_id = _text(_get(item, "doorIndexCode", "indexCode"))
+    for item in answers.items(client, DOORS, {}):
+        hik_id = text(field(item, "doorIndexCode", "indexCode"))
         if hik_id is None or hik_id in seen:
             log.warning("door without an index code skipped")
             continue
         seen.add(hik_id)
-        doors.append(DoorInfo(hik_id, _text(_get(item, "doorName", "name")) or f"Door {hik_id}"))
+        doors.append(DoorInfo(hik_id, text(field(item, "doorName", "name")) or f"Door {hik_id}"))
     return doors
 
 
@@ -381,7 +327,7 @@ def _create(client, body):
             wait = getattr(exc, "retry_after", None) or ADD_BACKOFF * 2**attempt
             _sleep(min(wait, 10.0))
             continue
-        person_id = _text(_get(data, "personId")) if isinstance(data, dict) else _text(data)
+        person_id = text(field(data, "personId")) if isinstance(data, dict) else text(data)
         return person_id, "created" if person_id else "unknown", None
     raise AssertionError("unreachable")
 
@@ -395,7 +341,7 @@ def _lookup(client, person_code):
         data = client.call(PERSON_BY_CODE, {"personCode": person_code})
     except NotFoundError:
         return None
-    if not isinstance(data, dict) or _text(_get(data, "personId")) is None:
+    if not isinstance(data, dict) or text(field(data, "personId")) is None:
         return None
     return data
 
@@ -420,10 +366,10 @@ def _read_person(client, person_id):
 
 
 def _stored_face_uri(person):
-    photo = _get(person, "personPhoto")
+    photo = field(person, "personPhoto")
     if isinstance(photo, list):
         photo = photo[0] if photo else None
-    return _text(_get(photo, "picUri")) if isinstance(photo, dict) else None
+    return text(field(photo, "picUri")) if isinstance(photo, dict) else None
 
 
 def _same_instant(stored, wanted):
@@ -432,8 +378,8 @@ def _same_instant(stored, wanted):
 
 
 def _window_matches(person, begin, end):
-    return _same_instant(_get(person, "beginTime"), begin) and _same_instant(
-        _get(person, "endTime"), end
+    return _same_instant(field(person, "beginTime"), begin) and _same_instant(
+        field(person, "endTime"), end
     )
 
 
@@ -452,21 +398,21 @@ def _validity_body(person_id, person_code, begin, end, remark=None):
 def _full_body(person, begin, end, remark=None):
     """The whole person as read back, with the wanted window (some servers need every field)."""
     body = {
-        "personId": _text(_get(person, "personId")),
-        "personCode": _text(_get(person, "personCode")),
-        "personFamilyName": identifiers.clean_text(_text(_get(person, "personFamilyName"))),
-        "personGivenName": identifiers.clean_text(_text(_get(person, "personGivenName"))),
+        "personId": text(field(person, "personId")),
+        "personCode": text(field(person, "personCode")),
+        "personFamilyName": identifiers.clean_text(text(field(person, "personFamilyName"))),
+        "personGivenName": identifiers.clean_text(text(field(person, "personGivenName"))),
         "beginTime": iso(begin),
         "endTime": iso(end),
     }
     for name in ("orgIndexCode", "phoneNo", "email"):
-        value = _text(_get(person, name))
+        value = text(field(person, name))
         if value:
             body[name] = value
-    gender = _int(_get(person, "gender"))
+    gender = as_int(field(person, "gender"))
     if gender in (0, 1, 2):
         body["gender"] = gender
-    remark = remark if remark is not None else _text(_get(person, "remark"))
+    remark = remark if remark is not None else text(field(person, "remark"))
     if remark and not identifiers.has_forbidden(remark):
         body["remark"] = remark
     return body
@@ -489,8 +435,8 @@ def _set_window(client, person_id, person_code, begin, end, remark=None):
 
 def _align(client, spec, person, code):
     """Bring an existing person in line with ``spec``: (anything changed, window applied)."""
-    person_id = _text(_get(person, "personId"))
-    stored_marker = identifiers.stored_face_marker(_text(_get(person, "remark")))
+    person_id = text(field(person, "personId"))
+    stored_marker = identifiers.stored_face_marker(text(field(person, "remark")))
     face_changed = bool(spec.face) and (
         stored_marker != face_marker(spec.face) or not _stored_face_uri(person)
     )
@@ -516,7 +462,7 @@ def _adopt(client, spec, person, action, code=None):
     return ItemResult(
         spec.person_code,
         True,
-        _text(_get(person, "personId")),
+        text(field(person, "personId")),
         action,
         person_code=code,
         window_applied=applied,
@@ -645,19 +591,19 @@ def _chunks(values, size):
 
 def _about_persons(exc):
     """Whether a refusal is about some persons (worth splitting) rather than the whole call."""
-    detail = _detail(exc)
+    detail = exc.said()
     return "person" in detail and "group" not in detail
 
 
 def _named(exc, ids):
     """The ids of ``ids`` that the refusal's detail names."""
-    detail = _detail(exc)
+    detail = exc.said()
     return [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", detail)]
 
 
 def _person_gone(exc):
     """The refusal says the person does not exist (nothing left to revoke)."""
-    detail = _detail(exc)
+    detail = exc.said()
     return (
         isinstance(exc, BadRequestError | NotFoundError)
         and "exist" in detail
@@ -735,21 +681,22 @@ def _as_list(value):
 
 def _certificate_statuses(detail):
     """Per-credential statuses of one ElementDetail (a list, or a dict holding one)."""
-    found = _get(detail, "CertificateStatusList")
-    if isinstance(found, dict) and isinstance(_get(found, "CertificateStatus"), list | dict):
-        found = _get(found, "CertificateStatus")
+    found = field(detail, "CertificateStatusList")
+    if isinstance(found, dict) and isinstance(field(found, "CertificateStatus"), list | dict):
+        found = field(found, "CertificateStatus")
     return [
-        _int(_get(item, "certificateStatus", "status", "elementStatus")) for item in _as_list(found)
+        as_int(field(item, "certificateStatus", "status", "elementStatus"))
+        for item in _as_list(found)
     ]
 
 
 def element_statuses(data):
     """Every elementStatus and certificate status in an elementDownloadDetail answer."""
-    details = _get(_get(data, "ElementDetailList"), "ElementDetail")
+    details = field(field(data, "ElementDetailList"), "ElementDetail")
     statuses = []
     for detail in _as_list(details):
-        for status in _as_list(_get(detail, "ElementStatus")):
-            statuses.append(_int(_get(status, "elementStatus")))
+        for status in _as_list(field(detail, "ElementStatus")):
+            statuses.append(as_int(field(status, "elementStatus")))
         statuses.extend(_certificate_statuses(detail))
     return statuses
 
@@ -769,7 +716,7 @@ def summarize_delivery(statuses):
 def _not_known(exc):
     """HikCentral says it has no delivery record of this person (live servers do for type 1)."""
     return isinstance(exc, NotFoundError) or (
-        isinstance(exc, BadRequestError) and "exist" in _detail(exc)
+        isinstance(exc, BadRequestError) and "exist" in exc.said()
     )
 
 
@@ -819,8 +766,8 @@ def access_level_members(client, access_level_hik_id):
     """The person ids in an access level (a paged read, 500 per call)."""
     body = {"privilegeGroupId": str(access_level_hik_id), "type": PERSON_TYPE}
     members = set()
-    for item in _pages(client, LEVEL_MEMBERS, body):
-        person_id = _text(_get(item, "personId", "id"))
+    for item in answers.items(client, LEVEL_MEMBERS, body):
+        person_id = text(field(item, "personId", "id"))
         if person_id is not None:
             members.add(person_id)
     return members
@@ -828,14 +775,14 @@ def access_level_members(client, access_level_hik_id):
 
 def same_window(person, begin, end):
     """Whether the person's stored validity is [begin, end] (compared as instants)."""
-    return _same_instant(_get(person, "beginTime"), begin) and _same_instant(
-        _get(person, "endTime"), end
+    return _same_instant(field(person, "beginTime"), begin) and _same_instant(
+        field(person, "endTime"), end
     )
 
 
 def person_id_of(person):
     """The personId of a person object HikCentral answered."""
-    return _text(_get(person, "personId"))
+    return text(field(person, "personId"))
 
 
 # --- door events -----------------------------------------------------------------------------
@@ -889,21 +836,21 @@ def normalize_event(item, event_type=EVENT_FACE_GRANTED):
     A direction value the notes do not list (not 1, 0 or -1) is read as ``unknown`` and marked
     ``odd_direction``; an event without an id or a readable time with offset is skipped.
     """
-    event_id = _text(_get(item, "eventId"))
-    occurred_at = parse_time(_get(item, "eventTime", "happenTime"))
+    event_id = text(field(item, "eventId"))
+    occurred_at = parse_time(field(item, "eventTime", "happenTime"))
     if event_id is None or occurred_at is None:
         log.warning("door event skipped: missing event id or unreadable time")
         return None
-    raw = _get(item, "inAndOutType")
-    in_out = _int(raw)
+    raw = field(item, "inAndOutType")
+    in_out = as_int(raw)
     return DoorEvent(
         event_id=event_id,
-        person_id=_text(_get(item, "personId")),
-        door_id=_text(_get(item, "doorIndexCode", "srcIndex")),
+        person_id=text(field(item, "personId")),
+        door_id=text(field(item, "doorIndexCode", "srcIndex")),
         direction=DIRECTIONS.get(in_out, "unknown"),
         occurred_at=occurred_at,
-        event_type=_int(_get(item, "eventType")) or event_type,
-        person_name=_text(_get(item, "personName")),
+        event_type=as_int(field(item, "eventType")) or event_type,
+        person_name=text(field(item, "personName")),
         odd_direction=raw is not None and in_out not in DIRECTIONS,
     )
 
@@ -926,18 +873,10 @@ def door_event_pages(client, start, end, *, event_type, door_ids):
             "eventType": int(event_type),
             "doorIndexCodes": chunk,
         }
-        for page_no in range(1, MAX_PAGES + 1):
-            data = client.call(DOOR_EVENTS, {**body, "pageNo": page_no, "pageSize": PAGE_SIZE})
-            items = data.get("list") if isinstance(data, dict) else None
-            items = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        for items in answers.pages(client, DOOR_EVENTS, body):
             events = [normalize_event(item, event_type) for item in items]
             usable = [e for e in events if e is not None]
             yield EventPage(usable, len(events) - len(usable))
-            total = _int(data.get("total")) if isinstance(data, dict) else None
-            if len(items) < PAGE_SIZE or (total is not None and page_no * PAGE_SIZE >= total):
-                break
-        else:
-            log.warning("paged read of %s stopped after %d pages", DOOR_EVENTS, MAX_PAGES)
 
 
 def door_events(client, start, end, *, event_type=EVENT_FACE_GRANTED, door_ids):

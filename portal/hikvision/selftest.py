@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image, ImageDraw
 
-from portal.hikvision import identifiers
+from portal.hikvision import answers, identifiers
 from portal.hikvision import operations as ops
 from portal.hikvision.errors import (
     AuthenticationError,
@@ -89,8 +89,9 @@ class Report:
         return N_("Ready: reads work.")
 
 
-class _Once:
-    """Calls without retries (the self-test reports the first answer, it does not wait)."""
+class OneAttempt:
+    """A client whose calls are not retried: the self-test reports the first answer, and a page
+    must not wait through backoffs."""
 
     def __init__(self, client):
         self._client = client
@@ -188,7 +189,7 @@ def run_check(client, *, write=False, org_code="1", code_prefix="GH", code_lengt
     """Run the self-test against ``client``'s HikCentral; returns the Report."""
     now = now or datetime.now(UTC)
     report = Report(write=write)
-    run = _Run(_Once(client), report)
+    run = _Run(OneAttempt(client), report)
     reads = _reads(run, now)
     if reads is None:
         for name in (N_("access levels"), N_("doors"), "door events"):
@@ -253,7 +254,7 @@ def _reads(run, now):
 
 
 def _total(data):
-    return ops._int(ops._get(data, "total")) or 0 if isinstance(data, dict) else 0
+    return answers.as_int(answers.field(data, "total")) or 0 if isinstance(data, dict) else 0
 
 
 def _round_trip(run, org_code, levels, code):
@@ -288,7 +289,11 @@ def _add(run, spec, org_code):
             lambda: run.client.call(ops.PERSON_ADD, body),
             N_("Persons can be created."),
         )
-    return ops._text(ops._get(data, "personId")) if isinstance(data, dict) else ops._text(data)
+    return (
+        answers.text(answers.field(data, "personId"))
+        if isinstance(data, dict)
+        else answers.text(data)
+    )
 
 
 def _face_warning(exc):

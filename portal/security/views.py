@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from portal import i18n, layout
 from portal.auth.roles import role_required
+from portal.bounds import db_int
 from portal.extensions import db
 from portal.formatting import local_time, local_to_utc
 from portal.models import Door, Event, Role, Visit, VisitState, utcnow
@@ -72,13 +73,6 @@ def _parse_local(raw):
         return None, i18n.N_("Enter a date and time like 2030-01-31T09:00.")
 
 
-def _int(raw):
-    try:
-        return int(raw) if raw not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def read_filters(args):
     """(PassageFilters, the values to show in the form, problems by field)."""
     problems = {}
@@ -103,12 +97,12 @@ def read_filters(args):
     filters = passage_service.PassageFilters(
         since=since,
         until=until,
-        door_id=_int(args.get("door")),
+        door_id=db_int(args.get("door")),
         direction=direction,
         kind=kind,
         guest=shown["guest"] or None,
         host=shown["host"] or None,
-        event_id=_int(args.get("event")),
+        event_id=db_int(args.get("event")),
     )
     return filters, shown, problems
 
@@ -123,7 +117,7 @@ def _choices():
 @role_required(Role.SECURITY)
 def passages():
     filters, shown, problems = read_filters(request.args)
-    page = max(1, _int(request.args.get("page")) or 1)
+    page = max(1, db_int(request.args.get("page")) or 1)
     rows, has_next = passage_service.page_of(passage_service.passage_query(filters), page, PER_PAGE)
     if request.args.get("fragment") == "rows":
         return render_template("security/_passage_rows.html", rows=rows)

@@ -222,6 +222,13 @@ def _cursor():
     return cursor
 
 
+def set_cursor(moment):
+    """Put the poll's cursor at ``moment``, back or forward, and commit (the next poll starts
+    there, less the overlap)."""
+    _cursor().last_event_time = moment
+    db.session.commit()
+
+
 def _advance_cursor(moment):
     """Move the cursor forward to ``moment`` (never back) and commit."""
     cursor = _cursor()

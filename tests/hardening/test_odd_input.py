@@ -99,3 +99,22 @@ def test_db_int_accepts_only_what_fits():
     assert db_int("٣") is None  # a digit, but not an ASCII one
     assert db_int(True) is None
     assert db_int(-1) is None
+
+
+@pytest.mark.parametrize("number", [HUGE, BEYOND_POSTGRES])
+def test_passage_filters_beyond_the_database_are_ignored_like_any_unreadable_one(
+    security_client, number
+):
+    for url in (f"/security/passages?event={number}&door={number}", "/security/passages?door=x"):
+        response = security_client.get(url)
+        assert response.status_code == 200, url
+        assert b"passage-log" in response.data
+
+
+@pytest.mark.parametrize("number", [HUGE, BEYOND_POSTGRES])
+def test_api_passage_filters_beyond_the_database_are_refused(anon_client, security_user, number):
+    for name in ("visit", "door"):
+        url = f"/api/v1/passages?{name}={number}"
+        response = anon_client.get(url, headers=bearer(security_user))
+        assert response.status_code == 400, url
+        assert name in response.get_json()["fields"]

@@ -1,4 +1,4 @@
-"""HikCentralClient: exact signed requests, envelope parsing, typed errors, retries, paging."""
+"""HikCentralClient: exact signed requests, envelope parsing, typed errors, retries."""
 
 import json
 import logging
@@ -69,24 +69,15 @@ def sleeps():
 
 
 @pytest.fixture
-def make_client(sleeps):
-    made = []
-
-    def make(**kwargs):
-        options = {"sleep": sleeps.append, "rng": MaxRng(), "max_retries": 3}
-        options.update(kwargs)
-        client = HikCentralClient(BASE, KEY, SECRET, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
+def client_options(sleeps):
+    return {
+        "base_url": BASE,
+        "app_key": KEY,
+        "app_secret": SECRET,
+        "sleep": sleeps.append,
+        "rng": MaxRng(),
+        "max_retries": 3,
+    }
 
 
 def ok(data):
@@ -238,19 +229,30 @@ def test_envelope_codes_map_to_typed_errors(client, code, msg, kind, ambiguous):
     assert len(responses.calls) == 1
 
 
+@pytest.mark.parametrize(
+    ("code", "msg", "kind", "detail"),
+    [
+        ("2", "Incorrect request parameter. [Start error]", BadRequestError, "Start error"),
+        (
+            "2",
+            "Incorrect request parameter. [faces[0] is 60 px]",
+            BadRequestError,
+            "faces[0] is 60 px",
+        ),
+        ("128", "Does not exist. [Person Not Exist]", NotFoundError, "Person Not Exist"),
+    ],
+)
 @responses.activate
-def test_bad_request_detail_is_the_bracketed_reason(client):
-    add(json={"code": "2", "msg": "Incorrect request parameter. [visitStartTime error]"})
+def test_the_detail_is_the_whole_trailing_bracket(client, code, msg, kind, detail):
+    add(json={"code": code, "msg": msg})
     err = error_of(client)
-    assert isinstance(err, BadRequestError)
-    assert err.detail == "visitStartTime error"
-    assert not err.transient
+    assert type(err) is kind and not err.transient
+    assert err.detail == detail
+    assert err.detail.lower() in err.said()
 
 
-@responses.activate
-def test_bad_request_detail_keeps_brackets_inside_it(client):
-    add(json={"code": "2", "msg": "Incorrect request parameter. [faces[0].faceData is 60x60 px]"})
-    assert error_of(client).detail == "faces[0].faceData is 60x60 px"
+def test_said_is_the_detail_and_the_message_in_lower_case():
+    assert BadRequestError("x", detail="Face too small").said() == "face too small x"
 
 
 @responses.activate
@@ -499,72 +501,6 @@ def test_unreachable_limiter_store_is_unavailable(make_client):
     err = error_of(client)
     assert type(err) is UnavailableError
     assert not err.ambiguous
-
-
-# -- paging --------------------------------------------------------------------------------
-
-
-def page(total, items, page_no=1):
-    data = {"total": total, "pageNo": page_no, "pageSize": 2}
-    if items is not None:
-        data["list"] = items
-    return ok(data)
-
-
-@responses.activate
-def test_pages_walks_until_total(client):
-    add(PERSONS, json=page(5, [{"id": 1}, {"id": 2}]))
-    add(PERSONS, json=page(5, [{"id": 3}, {"id": 4}], 2))
-    add(PERSONS, json=page(5, [{"id": 5}], 3))
-    items = list(client.pages(PERSONS, {"orgCode": "1"}, page_size=2))
-    assert [item["id"] for item in items] == [1, 2, 3, 4, 5]
-    bodies = [json.loads(call.request.body) for call in responses.calls]
-    assert bodies == [{"orgCode": "1", "pageNo": n, "pageSize": 2} for n in (1, 2, 3)]
-
-
-@responses.activate
-def test_pages_stops_at_total_even_on_a_full_page(client):
-    add(PERSONS, json=page(2, [{"id": 1}, {"id": 2}]))
-    assert len(list(client.pages(PERSONS, {}, page_size=2))) == 2
-    assert len(responses.calls) == 1
-
-
-@responses.activate
-def test_pages_stops_on_a_short_page_without_total(client):
-    add(PERSONS, json=ok({"list": [{"id": 1}, {"id": 2}]}))
-    add(PERSONS, json=ok({"list": [{"id": 3}]}))
-    assert len(list(client.pages(PERSONS, {}, page_size=2))) == 3
-    assert len(responses.calls) == 2
-
-
-@responses.activate
-def test_pages_default_page_size_is_500(client):
-    add(PERSONS, json=page(0, None))
-    assert list(client.pages(PERSONS, {})) == []
-    assert json.loads(responses.calls[0].request.body)["pageSize"] == 500
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"code": "0", "msg": "Success", "data": ""},
-        {"code": "0", "msg": "Success"},
-        page(7, None),
-        ok({"total": 0, "list": None}),
-    ],
-)
-@responses.activate
-def test_pages_without_a_list_yield_nothing(client, answer):
-    add(PERSONS, json=answer)
-    assert list(client.pages(PERSONS, {})) == []
-
-
-@pytest.mark.parametrize("data", [["a", "b"], ok({"list": "nope"})["data"]])
-@responses.activate
-def test_pages_with_malformed_data_raise_protocol_error(client, data):
-    add(PERSONS, json=ok(data))
-    with pytest.raises(ProtocolError):
-        list(client.pages(PERSONS, {}))
 
 
 # -- metrics -------------------------------------------------------------------------------

@@ -12,56 +12,29 @@ from PIL import Image
 
 from portal.hikvision import identifiers
 from portal.hikvision import operations as ops
-from portal.hikvision.client import HikCentralClient
-from tests.hikvision.test_operations import BEGIN, END, FACE, MARK, body_of, calls_to, ok, spec
+from tests.hikvision.support import (
+    ADD,
+    BEGIN,
+    BY_CODE,
+    BY_ID,
+    END,
+    FACE,
+    FACE_UPDATE,
+    MARK,
+    UPDATE,
+    body_of,
+    calls_to,
+    ok,
+    spec,
+    stored,
+)
 
-BASE = "https://hcp.test"
-API = f"{BASE}/artemis/api"
-ADD = f"{API}/resource/v1/person/single/add"
-BY_CODE = f"{API}/resource/v1/person/personCode/personInfo"
-BY_ID = f"{API}/resource/v1/person/personId/personInfo"
-UPDATE = f"{API}/resource/v1/person/single/update"
-FACE_UPDATE = f"{API}/resource/v1/person/face/update"
 # §8.1 and §8.8: the bare answers live servers gave.
 PARAMETER_ERROR = {"code": "2", "msg": "personCode parameter error", "data": ""}
 UNKNOWN = {"code": "128", "msg": "The request resource does not exist", "data": ""}
 
 
-@pytest.fixture
-def client():
-    client = HikCentralClient(BASE, "12345678", "secret-for-tests-0001", sleep=lambda s: None)
-    yield client
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(ops, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def mocked():
-    responses.start()
-    yield responses
-    responses.stop()
-    responses.reset()
-
-
-def stored(begin="2024-05-01T09:00:00+03:00", end="2024-05-01T18:00:00+03:00", **fields):
-    """personInfo as live servers answer it: personPhoto an object, ids as strings."""
-    person = {
-        "personId": "555",
-        "personCode": "G-1",
-        "personFamilyName": "Lovelace",
-        "personGivenName": "Ada",
-        "gender": 0,
-        "orgIndexCode": "1",
-        "beginTime": begin,
-        "endTime": end,
-        "remark": MARK,
-        "personPhoto": {"picUri": "/pic/555", "picBigUri": "/pic/555"},
-    }
-    return ok(person | fields)
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 # --- §8.1 a repeated personCode ----------------------------------------------------------------
@@ -229,8 +202,8 @@ def big_face(size=(1000, 800)):
     return buffer.getvalue()
 
 
-def test_faces_go_at_most_500_px_a_side_at_quality_80_when_set(mocked):
-    client = HikCentralClient(BASE, "12345678", "secret-for-tests-0001", face_max_side=500)
+def test_faces_go_at_most_500_px_a_side_at_quality_80_when_set(make_client, mocked):
+    client = make_client(face_max_side=500)
     mocked.post(ADD, json=ok("904"))
     face = big_face()
     ops.ensure_persons(client, [spec(face=face)])
@@ -239,7 +212,6 @@ def test_faces_go_at_most_500_px_a_side_at_quality_80_when_set(mocked):
         assert image.format == "JPEG" and image.size == (500, 400)
     # The marker names the stored photo, so a later run recognises it.
     assert body_of(responses.calls[0])["remark"] == ops.face_marker(face)
-    client.close()
 
 
 def test_face_update_carries_person_id_and_face_data_only(client, mocked):

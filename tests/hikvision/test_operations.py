@@ -3,70 +3,35 @@
 import base64
 import json
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 import responses
 
 from portal.hikvision import operations as ops
-from portal.hikvision.client import HikCentralClient
 from portal.hikvision.errors import ProtocolError
+from tests.hikvision.support import (
+    ADD,
+    API,
+    BEGIN,
+    BY_CODE,
+    BY_ID,
+    END,
+    FACE,
+    FACE_UPDATE,
+    MSK,
+    UPDATE,
+    bad,
+    body_of,
+    calls_to,
+    missing,
+    ok,
+    spec,
+    stored,
+)
 
-BASE = "https://hcp.test"
-API = f"{BASE}/artemis/api"
-MSK = timezone(timedelta(hours=3))
-BEGIN = datetime(2024, 5, 1, 9, 0, tzinfo=MSK)
-END = datetime(2024, 5, 1, 18, 0, tzinfo=MSK)
-FACE = b"\xff\xd8\xff\xe0 a jpeg \xff\xd9"
-MARK = ops.face_marker(FACE)
-
-
-def ok(data=""):
-    return {"code": "0", "msg": "Success", "data": data}
-
-
-def bad(detail):
-    return {"code": "2", "msg": f"Incorrect request parameter. [{detail}]", "data": ""}
-
-
-def missing(detail="person does not exist"):
-    return {"code": "128", "msg": f"The request resource does not exist. [{detail}]", "data": ""}
-
-
-def body_of(call):
-    return json.loads(call.request.body)
-
-
-def calls_to(path):
-    return [c for c in responses.calls if c.request.url == f"{API}{path}"]
-
-
-@pytest.fixture
-def client():
-    client = HikCentralClient(BASE, "12345678", "secret-for-tests-0001", sleep=lambda s: None)
-    yield client
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(ops, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def mocked():
-    responses.start()
-    yield responses
-    responses.stop()
-    responses.reset()
-
-
-def spec(code="G-1", face=FACE, **fields):
-    return ops.PersonSpec(
-        person_code=code, given_name="Ada", family_name="Lovelace", begin=BEGIN, end=END,
-        face=face, **fields,
-    )  # fmt: skip
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -109,9 +74,11 @@ def test_a_page_with_total_but_no_list_ends_the_read(client, mocked):
     assert len(responses.calls) == 1
 
 
-def test_a_list_that_is_not_a_list_reads_as_empty(client, mocked):
+def test_a_list_that_is_not_a_list_is_a_protocol_error(client, mocked):
+    # Read as empty, a sync would deactivate every access level.
     mocked.post(f"{API}/acs/v1/privilege/group", json=ok({"total": 2, "list": "oops"}))
-    assert ops.list_access_levels(client) == []
+    with pytest.raises(ProtocolError):
+        ops.list_access_levels(client)
 
 
 def test_doors_skip_items_without_an_index_code(client, mocked):
@@ -133,9 +100,7 @@ def _add_answers(ids):
 
 def test_one_add_call_per_new_person_with_everything_in_it(client, mocked):
     ids = {"G-1": "101", "G-2": "102", "G-3": "103"}
-    mocked.add_callback(
-        responses.POST, f"{API}/resource/v1/person/single/add", callback=_add_answers(ids)
-    )
+    mocked.add_callback(responses.POST, ADD, callback=_add_answers(ids))
     specs = [spec("G-1", phone="+7 900", email="ada@example.test"), spec("G-2"), spec("G-3")]
     results = ops.ensure_persons(client, specs, org_code="7", max_workers=3)
 
@@ -162,7 +127,7 @@ def test_one_add_call_per_new_person_with_everything_in_it(client, mocked):
 
 
 def test_utc_times_are_sent_with_a_zero_offset(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/add", json=ok("5"))
+    mocked.post(ADD, json=ok("5"))
     utc_spec = ops.PersonSpec(
         "G-9", "A", "B", datetime(2024, 5, 1, 6, 0, 0, 123, tzinfo=UTC),
         datetime(2024, 5, 2, 6, 0, tzinfo=UTC), face=None,
@@ -180,27 +145,12 @@ def test_naive_or_reversed_windows_are_refused_before_any_call():
         ops.PersonSpec("G", "A", "B", END, BEGIN)
 
 
-def _stored(begin, end, remark, pic="/pic/1"):
-    return ok(
-        {
-            "personId": 555,
-            "personCode": "G-1",
-            "beginTime": begin,
-            "endTime": end,
-            "remark": remark,
-            "personPhoto": {"picUri": pic},
-        }
-    )
-
-
 def test_ambiguous_add_looks_the_person_up_and_adopts_it(client, mocked):
-    mocked.post(
-        f"{API}/resource/v1/person/single/add", body=requests.exceptions.ReadTimeout("slow")
-    )
+    mocked.post(ADD, body=requests.exceptions.ReadTimeout("slow"))
     # Same instants in other offsets: nothing to update.
     mocked.post(
-        f"{API}/resource/v1/person/personCode/personInfo",
-        json=_stored("2024-05-01T06:00:00+00:00", "2024-05-01T16:00:00+01:00", MARK),
+        BY_CODE,
+        json=stored("2024-05-01T06:00:00+00:00", "2024-05-01T16:00:00+01:00", personId=555),
     )
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "555", "adopted")
@@ -213,22 +163,17 @@ def test_ambiguous_add_looks_the_person_up_and_adopts_it(client, mocked):
 
 
 def test_ambiguous_add_that_did_not_land_is_sent_once_more(client, mocked):
-    mocked.post(
-        f"{API}/resource/v1/person/single/add", body=requests.exceptions.ReadTimeout("slow")
-    )
-    mocked.post(f"{API}/resource/v1/person/single/add", json=ok("777"))
-    mocked.post(f"{API}/resource/v1/person/personCode/personInfo", json=missing())
+    mocked.post(ADD, body=requests.exceptions.ReadTimeout("slow"))
+    mocked.post(ADD, json=ok("777"))
+    mocked.post(BY_CODE, json=missing())
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "777", "created")
     assert len(calls_to("/resource/v1/person/single/add")) == 2
 
 
 def test_an_add_answering_no_id_is_looked_up(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/add", json=ok(""))
-    mocked.post(
-        f"{API}/resource/v1/person/personCode/personInfo",
-        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
-    )
+    mocked.post(ADD, json=ok(""))
+    mocked.post(BY_CODE, json=stored(personId=555))
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "555", "adopted")
     assert len(calls_to("/resource/v1/person/single/add")) == 1
@@ -236,8 +181,8 @@ def test_an_add_answering_no_id_is_looked_up(client, mocked):
 
 def test_a_rate_limited_add_is_sent_again(client, mocked):
     limited = {"code": "0x0240103b", "msg": "API call frequency exceeds the limit", "data": ""}
-    mocked.post(f"{API}/resource/v1/person/single/add", json=limited, status=429)
-    mocked.post(f"{API}/resource/v1/person/single/add", json=ok("42"))
+    mocked.post(ADD, json=limited, status=429)
+    mocked.post(ADD, json=ok("42"))
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "42", "created")
     assert len(calls_to("/resource/v1/person/single/add")) == 2
@@ -246,27 +191,29 @@ def test_a_rate_limited_add_is_sent_again(client, mocked):
 
 def test_an_unreachable_server_is_a_transient_failure(client, mocked):
     mocked.post(
-        f"{API}/resource/v1/person/single/add",
+        ADD,
         body=requests.exceptions.ConnectionError("refused"),
     )
-    mocked.post(f"{API}/resource/v1/person/personCode/personInfo", json=missing())
+    mocked.post(BY_CODE, json=missing())
     [result] = ops.ensure_persons(client, [spec()])
     assert not result.ok and result.transient
     assert "refused" not in result.error
 
 
 def test_existing_code_gets_its_validity_and_face_brought_in_line(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/add", json=bad("personCode already exists"))
+    mocked.post(ADD, json=bad("personCode already exists"))
     mocked.post(
-        f"{API}/resource/v1/person/personCode/personInfo",
-        json=_stored("2024-04-01T09:00:00+03:00", "2024-04-01T18:00:00+03:00", "other", pic=""),
+        BY_CODE,
+        json=stored(
+            "2024-04-01T09:00:00+03:00",
+            "2024-04-01T18:00:00+03:00",
+            remark="other",
+            personPhoto={"picUri": ""},
+        ),
     )
-    mocked.post(f"{API}/resource/v1/person/face/update", json=ok(""))
-    mocked.post(f"{API}/resource/v1/person/single/update", json=ok(""))
-    mocked.post(
-        f"{API}/resource/v1/person/personId/personInfo",
-        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
-    )
+    mocked.post(FACE_UPDATE, json=ok(""))
+    mocked.post(UPDATE, json=ok(""))
+    mocked.post(BY_ID, json=stored(personId=555))
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.person_id, result.action) == (True, "555", "updated")
     assert result.window_applied
@@ -284,11 +231,8 @@ def test_existing_code_gets_its_validity_and_face_brought_in_line(client, mocked
 
 
 def test_existing_code_that_matches_is_unchanged(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/add", json=bad("personCode already exists"))
-    mocked.post(
-        f"{API}/resource/v1/person/personCode/personInfo",
-        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
-    )
+    mocked.post(ADD, json=bad("personCode already exists"))
+    mocked.post(BY_CODE, json=stored(personId=555))
     [result] = ops.ensure_persons(client, [spec()])
     assert (result.ok, result.action) == (True, "unchanged")
     assert len(responses.calls) == 2
@@ -301,8 +245,8 @@ def test_a_refused_face_fails_only_that_guest_with_a_sentence(client, mocked):
             return 200, {}, json.dumps(bad("faceData: no face detected in picture"))
         return 200, {}, json.dumps(ok("1"))
 
-    mocked.add_callback(responses.POST, f"{API}/resource/v1/person/single/add", callback=callback)
-    mocked.post(f"{API}/resource/v1/person/personCode/personInfo", json=missing())
+    mocked.add_callback(responses.POST, ADD, callback=callback)
+    mocked.post(BY_CODE, json=missing())
     results = ops.ensure_persons(client, [spec("G-1"), spec("G-2"), spec("G-3")])
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].error == "HikCentral refused the photo: no face could be found."
@@ -317,12 +261,9 @@ def test_a_too_small_face_is_explained():
 
 
 def test_update_validity_and_set_face_bodies(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/update", json=ok(""))
-    mocked.post(f"{API}/resource/v1/person/face/update", json=ok(""))
-    mocked.post(
-        f"{API}/resource/v1/person/personId/personInfo",
-        json=_stored("2024-05-01T09:00:00+03:00", "2024-05-01T18:00:00+03:00", MARK),
-    )
+    mocked.post(UPDATE, json=ok(""))
+    mocked.post(FACE_UPDATE, json=ok(""))
+    mocked.post(BY_ID, json=stored(personId=555))
     [res] = ops.update_validity(client, [("9", "G-9", BEGIN, END)])
     assert (res.ok, res.action) == (True, "updated")
     assert body_of(responses.calls[1]) == {"personId": "9"}  # read back
@@ -340,7 +281,7 @@ def test_update_validity_and_set_face_bodies(client, mocked):
 
 
 def test_update_validity_of_an_unknown_person_fails_that_item(client, mocked):
-    mocked.post(f"{API}/resource/v1/person/single/update", json=missing())
+    mocked.post(UPDATE, json=missing())
     [res] = ops.update_validity(client, [("9", "G-9", BEGIN, END)])
     assert not res.ok and res.error and not res.transient
 

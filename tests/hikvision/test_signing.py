@@ -54,7 +54,8 @@ def verifier(now=1700000000.0, skew=300):
     return SignatureVerifier({AK: SK}, max_skew_seconds=skew, clock=lambda: now)
 
 
-def test_client_headers_verify():
+def signed(content_type="application/json", nonce=None, **overrides):
+    """The headers the client sends for BODY at 1700000000, ``overrides`` put over them."""
     headers = sign_headers(
         "POST",
         PATH,
@@ -62,10 +63,15 @@ def test_client_headers_verify():
         AK,
         SK,
         accept="application/json",
-        content_type="application/json;charset=UTF-8",
+        content_type=content_type,
         now=1700000000.0,
-        nonce=NONCE,
+        nonce=nonce,
     )
+    return headers | overrides
+
+
+def test_client_headers_verify():
+    headers = signed(content_type="application/json;charset=UTF-8", nonce=NONCE)
     assert headers["x-ca-signature-headers"] == "x-ca-key,x-ca-nonce,x-ca-timestamp"
     assert headers["Content-MD5"] == "52uaD3F1yfMbBBK/KHkLlg=="
     assert headers["x-ca-signature"] == "3UjGL8bA4j4kAcZn42EKR2IZXtU/oHz8Aftg4cOGNTo="
@@ -101,21 +107,6 @@ def test_only_key_signed_verifies():
     text = string_to_sign("POST", PATH, headers, ["x-ca-key"])
     headers |= {"x-ca-signature-headers": "x-ca-key", "x-ca-signature": compute_signature(SK, text)}
     assert verifier().verify("POST", PATH, headers, b"{}") == AK
-
-
-def signed(**overrides):
-    headers = sign_headers(
-        "POST",
-        PATH,
-        BODY,
-        AK,
-        SK,
-        accept="application/json",
-        content_type="application/json",
-        now=1700000000.0,
-    )
-    headers.update(overrides)
-    return headers
 
 
 @pytest.mark.parametrize(

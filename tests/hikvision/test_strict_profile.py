@@ -65,15 +65,17 @@ def test_faces_above_500_px_are_refused(sim_api, strict):
     add_person(sim_api, "S3", faces=[{"faceData": jpeg(400, 500)}])
 
 
+def stored_end(api, person_id):
+    return api.call(BY_ID, {"personId": person_id})["data"]["endTime"]
+
+
 def test_the_first_validity_change_is_answered_success_and_ignored(sim_api, strict):
     person_id = add_person(sim_api, "S4")
     change = {"personId": person_id, "personCode": "S4", "endTime": "2030-05-02T18:00:00+03:00"}
     assert sim_api.call(UPDATE, change)["code"] == "0"
-    stored = sim_api.call(BY_ID, {"personId": person_id})["data"]
-    assert stored["endTime"] == "2030-05-01T18:00:00+03:00"
+    assert stored_end(sim_api, person_id) == "2030-05-01T18:00:00+03:00"
     assert sim_api.call(UPDATE, change)["code"] == "0"
-    stored = sim_api.call(BY_ID, {"personId": person_id})["data"]
-    assert stored["endTime"] == "2030-05-02T18:00:00+03:00"
+    assert stored_end(sim_api, person_id) == "2030-05-02T18:00:00+03:00"
 
 
 def test_validity_ignored_keeps_the_window_for_ever(sim_api, sim):
@@ -82,8 +84,7 @@ def test_validity_ignored_keeps_the_window_for_ever(sim_api, sim):
     change = {"personId": person_id, "endTime": "2030-05-02T18:00:00+03:00"}
     for _ in range(3):
         assert sim_api.call(UPDATE, change)["code"] == "0"
-    stored = sim_api.call(BY_ID, {"personId": person_id})["data"]
-    assert stored["endTime"] == "2030-05-01T18:00:00+03:00"
+    assert stored_end(sim_api, person_id) == "2030-05-01T18:00:00+03:00"
 
 
 def test_reapplication_answers_code_1_once_after_a_good_grant(sim_api, sim):

@@ -47,15 +47,6 @@ def stored(db):
     return db.session.scalar(select(func.count()).select_from(Passage))
 
 
-def set_cursor(db, moment):
-    cursor = db.session.scalar(select(PollCursor).where(PollCursor.name == "passages"))
-    if cursor is None:
-        cursor = PollCursor(name="passages")
-        db.session.add(cursor)
-    cursor.last_event_time = moment
-    db.session.commit()
-
-
 # --- the whole flow against the simulator ------------------------------------------------------
 
 
@@ -225,7 +216,7 @@ def test_a_failed_poll_keeps_the_cursor_and_the_next_catches_up(
     visit = enrolled_visit(client, host_user, offices)
     pid = visit.hik_person_id
     start = utcnow() - timedelta(minutes=10)
-    set_cursor(db, start)
+    passages.set_cursor(start)
     pages = {
         (196893, 1): [event(1, person=pid, at=start + timedelta(minutes=1))],
         (197151, 1): [event(2, person=pid, at=start + timedelta(minutes=2), event_type=197151)],
@@ -249,7 +240,7 @@ def test_a_failed_poll_keeps_the_cursor_and_the_next_catches_up(
 
 def test_a_long_gap_is_read_in_31_day_slices(app, db, redis_conn, doors):
     now = utcnow().replace(microsecond=0)
-    set_cursor(db, now - timedelta(days=70))
+    passages.set_cursor(now - timedelta(days=70))
     fake = FakeClient()
     result = poll(app, fake, redis_conn, now=now)
     assert result["calls"] == 6  # three slices x two event types
@@ -298,7 +289,7 @@ def test_a_poll_that_outlives_its_lock_stops_without_committing(
 ):
     visit = enrolled_visit(client, host_user, offices)
     start = utcnow() - timedelta(minutes=5)
-    set_cursor(db, start)
+    passages.set_cursor(start)
 
     def steal(n, body):
         # The lock expired during the call and another poll took it.

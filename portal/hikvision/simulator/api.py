@@ -52,6 +52,14 @@ def endpoint(path):
     return register
 
 
+def _paged(sim, body, listed):
+    """The page ``body`` asks for of what ``listed(state)`` answers (read under the lock)."""
+    page_no, page_size = paging(body)
+    with sim.state.lock:
+        items = listed(sim.state)
+    return page(items, page_no, page_size)
+
+
 @endpoint("/common/v1/version")
 def version(sim, body):
     return dict(PRODUCT)
@@ -59,21 +67,22 @@ def version(sim, body):
 
 @endpoint("/resource/v1/org/orgList")
 def org_list(sim, body):
-    page_no, page_size = paging(body)
-    with sim.state.lock:
-        orgs = [dict(org) for org in sim.state.orgs.values()]
-    return page(orgs, page_no, page_size)
+    return _paged(sim, body, lambda state: [dict(org) for org in state.orgs.values()])
 
 
 # --- persons ---------------------------------------------------------------------------------
 
 
+def _stored(items, body, key, what):
+    """``items[body[key]]``; code 128 "<what> does not exist" when there is none."""
+    found = items.get(require_str(body, key))
+    if found is None:
+        raise missing(f"{what} does not exist")
+    return found
+
+
 def _person(state, body):
-    person_id = require_str(body, "personId")
-    person = state.persons.get(person_id)
-    if person is None:
-        raise missing("person does not exist")
-    return person
+    return _stored(state.persons, body, "personId", "person")
 
 
 def _names(body, *, optional):
@@ -215,28 +224,26 @@ def person_by_code(sim, body):
 
 @endpoint("/resource/v1/person/personList")
 def person_list(sim, body):
-    page_no, page_size = paging(body)
-    with sim.state.lock:
-        persons = [p.as_api() for p in sim.state.persons.values()]
-    return page(persons, page_no, page_size)
+    return _paged(sim, body, lambda state: [p.as_api() for p in state.persons.values()])
 
 
 @endpoint("/resource/v1/person/advance/personList")
 def person_search(sim, body):
     """Filters are case-insensitive "contains" matches, as HCP's fuzzy search is."""
-    page_no, page_size = paging(body)
     code = (require_str(body, "personCode", optional=True) or "").lower()
     name = (require_str(body, "personName", optional=True) or "").lower()
     org = require_str(body, "orgIndexCode", optional=True)
-    with sim.state.lock:
-        persons = [
+
+    def found(state):
+        return [
             p.as_api()
-            for p in sim.state.persons.values()
+            for p in state.persons.values()
             if code in p.person_code.lower()
             and name in p.name.lower()
             and (org is None or p.org_code == org)
         ]
-    return page(persons, page_no, page_size)
+
+    return _paged(sim, body, found)
 
 
 @endpoint("/resource/v1/person/face/update")
@@ -257,19 +264,12 @@ def face_update(sim, body):
 
 @endpoint("/acs/v1/privilege/group")
 def access_levels(sim, body):
-    page_no, page_size = paging(body)
     require_int(body, "type", optional=True, choices=(1, 2))
-    with sim.state.lock:
-        levels = [lv.as_api() for lv in sim.state.levels.values()]
-    return page(levels, page_no, page_size)
+    return _paged(sim, body, lambda state: [lv.as_api() for lv in state.levels.values()])
 
 
 def _level(state, body):
-    level_id = require_str(body, "privilegeGroupId")
-    level = state.levels.get(level_id)
-    if level is None:
-        raise missing("privilege group does not exist")
-    return level
+    return _stored(state.levels, body, "privilegeGroupId", "privilege group")
 
 
 def _member_ids(sim, body):
@@ -318,22 +318,20 @@ def delete_persons(sim, body):
 
 @endpoint("/acs/v1/privilege/group/single/personList")
 def level_members(sim, body):
-    page_no, page_size = paging(body)
     require_int(body, "type", optional=True, choices=(1, 2))
-    with sim.state.lock:
-        state = sim.state
-        level = _level(state, body)
-        members = sorted(level.members, key=int)
-        items = [
+
+    def members(state):
+        return [
             {
                 "id": pid,
                 "personId": pid,
                 "personCode": state.persons[pid].person_code,
                 "personName": state.persons[pid].name,
             }
-            for pid in members
+            for pid in sorted(_level(state, body).members, key=int)
         ]
-    return page(items, page_no, page_size)
+
+    return _paged(sim, body, members)
 
 
 # --- applying to devices -----------------------------------------------------------------------
@@ -400,10 +398,7 @@ def element_download_detail(sim, body):
 
 @endpoint("/resource/v1/acsDoor/acsDoorList")
 def door_list(sim, body):
-    page_no, page_size = paging(body)
-    with sim.state.lock:
-        doors = [d.as_api() for d in sim.state.doors.values()]
-    return page(doors, page_no, page_size)
+    return _paged(sim, body, lambda state: [d.as_api() for d in state.doors.values()])
 
 
 @endpoint("/acs/v1/door/events")

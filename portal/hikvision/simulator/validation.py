@@ -45,13 +45,19 @@ def missing(detail):
     return ApiError("128", detail)
 
 
+def _given(body, name, optional):
+    """The field's value; None when it is absent and optional, code 2 when it is required."""
+    value = body.get(name)
+    if value is None and not optional:
+        raise bad(f"{name} is required")
+    return value
+
+
 def require_str(body, name, *, optional=False, allow_empty=False):
     """A string field (ids are strings too); None when optional and absent."""
-    value = body.get(name)
+    value = _given(body, name, optional)
     if value is None:
-        if optional:
-            return None
-        raise bad(f"{name} is required")
+        return None
     if not isinstance(value, str):
         raise bad(f"{name} must be a string")
     if not allow_empty and not value.strip():
@@ -63,11 +69,9 @@ def require_str(body, name, *, optional=False, allow_empty=False):
 
 def require_int(body, name, *, optional=False, choices=None):
     """An integer field (a JSON number, not a bool or a string)."""
-    value = body.get(name)
+    value = _given(body, name, optional)
     if value is None:
-        if optional:
-            return None
-        raise bad(f"{name} is required")
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad(f"{name} must be an integer")
     if choices is not None and value not in choices:
