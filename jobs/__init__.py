@@ -30,7 +30,7 @@ from portal.hikvision.errors import (
     UnsupportedError,
 )
 from portal.i18n import N_
-from portal.models import JobRecord, utcnow
+from portal.models import JobRecord, JobState, utcnow
 from portal.services.jobs import JobFailure
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _mark_started():
     record = current_record()
     if record is None:
         return
-    record.state = "started"
+    record.state = JobState.STARTED.value
     record.started_at = record.started_at or utcnow()
     record.ended_at = None
     db.session.commit()
@@ -177,7 +177,7 @@ def _mark_finished(result):
     record = current_record()
     if record is None:
         return
-    record.state = "finished"
+    record.state = JobState.FINISHED.value
     record.ended_at = utcnow()
     record.error = None
     if result is not None:
@@ -191,7 +191,7 @@ def _mark_retrying(rq_job, exc):
     if record is None:
         return
     attempts = (record.result or {}).get("attempts", 1)
-    record.state = "queued"
+    record.state = JobState.QUEUED.value
     record.result = {
         "attempts": attempts + 1,
         "retrying": {
@@ -207,7 +207,7 @@ def _mark_failed(exc):
     record = current_record()
     if record is None:
         return
-    record.state = "failed"
+    record.state = JobState.FAILED.value
     record.ended_at = utcnow()
     record.error = public_error(exc)
     if isinstance(exc, JobFailure) and exc.result is not None:

@@ -168,6 +168,29 @@ class VisitState(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobState(enum.StrEnum):
+    """Where a background job is (a JobRecord); the values are RQ's own status words."""
+
+    QUEUED = "queued"  # waiting on its queue, or for a retry
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+# States of a job that has not ended yet.
+OPEN_JOB_STATES = (JobState.QUEUED.value, JobState.STARTED.value)
+
+
+class ImportState(enum.StrEnum):
+    """Where an uploaded guest list (a GuestImport) is."""
+
+    VALIDATED = "validated"  # checked, waiting for the organizer to confirm it
+    CONFIRMED = "confirmed"  # its visits exist; their enrollment is queued
+    ENROLLING = "enrolling"
+    DONE = "done"
+    EXPIRED = "expired"  # never confirmed: its rows and photos were purged
+
+
 class Delivery(enum.StrEnum):
     """What is known about a visit's access reaching the doors' devices."""
 
@@ -357,8 +380,7 @@ class GuestImport(db.Model):
     valid_rows: Mapped[list] = mapped_column(JSON, default=list)
     # The uploaded photo archive, kept under instance/ until enrollment is done.
     photos_path: Mapped[str | None] = mapped_column(String(500))
-    # validated | confirmed | enrolling | done; expired: never confirmed, rows and photos purged
-    state: Mapped[str] = mapped_column(String(20), default="validated")
+    state: Mapped[str] = mapped_column(String(20), default=ImportState.VALIDATED.value)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -433,8 +455,7 @@ class JobRecord(db.Model):
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[int | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # queued | started | finished | failed
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED.value)
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_failed: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int] = mapped_column(default=0)

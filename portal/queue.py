@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import JobRecord, User, utcnow
+from portal.models import JobRecord, JobState, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def enqueue(
         subject_type=subject_type,
         subject_id=subject_id,
         created_by_id=created_by.id if isinstance(created_by, User) else created_by,
-        state="queued",
+        state=JobState.QUEUED.value,
         call={"func": func, "args": list(args), "queue": queue, "job_timeout": job_timeout},
     )
     db.session.add(record)
@@ -107,7 +107,7 @@ def enqueue(
         )
     except redis.exceptions.RedisError as exc:
         log.error("could not enqueue %s (job record %s): %s", func, record.id, type(exc).__name__)
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = QUEUE_DOWN_MESSAGE
         record.ended_at = utcnow()
         db.session.commit()

@@ -11,7 +11,7 @@ from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.i18n import current_language, shown
-from portal.models import GuestImport, Role
+from portal.models import GuestImport, ImportState, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import imports as import_service
@@ -21,6 +21,8 @@ from portal.services.sheets import GuestRow, errors_csv, template_csv, template_
 ERRORS_PER_PAGE = 100
 PREVIEW_PER_PAGE = 50
 FAILED_SHOWN = 200
+# Guests a retry takes up again: the failed ones and those still waiting for a job.
+RETRIABLE_VISIT_STATES = (VisitState.FAILED, VisitState.PENDING, VisitState.ENROLLING)
 TEMPLATE_TYPES = {
     "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text types
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -105,14 +107,14 @@ def show_import(import_id):
         errors=page,
         job=job,
         failed=failed,
-        failed_count=counts.get("failed", 0),
+        failed_count=counts.get(VisitState.FAILED, 0),
         without_photo=import_service.rows_without_photo(guest_import),
         mail_on=mail_configured(),
         counts=counts,
         can_retry=(
-            guest_import.state != "validated"
+            guest_import.state != ImportState.VALIDATED
             and not import_service.is_running(guest_import)
-            and (counts.get("failed") or counts.get("pending") or counts.get("enrolling"))
+            and any(counts.get(state) for state in RETRIABLE_VISIT_STATES)
         ),
     )
 

@@ -4,12 +4,10 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from portal.extensions import db
-from portal.models import AuditAction, JobRecord, Role, Visit
+from portal.models import AuditAction, JobRecord, JobState, Role, Visit
 from portal.queue import enqueue_again
 from portal.services import audit
 from portal.services import visits as visit_rules
-
-JOB_STATES = ("queued", "started", "finished", "failed")
 
 # Where a job's subject lives on the site (the pages listed in the README).
 SUBJECT_URLS = {"visit": "/visits/{id}", "import": "/imports/{id}", "event": "/events/{id}"}
@@ -102,7 +100,7 @@ def can_view(user, record):
 
 def can_retry(user, record):
     """Failed jobs may be retried by whoever started them, and by admins."""
-    if record.state != "failed" or not (record.call or {}).get("func"):
+    if record.state != JobState.FAILED or not (record.call or {}).get("func"):
         return False
     return user.can(Role.ADMIN) or record.created_by_id == user.id
 

@@ -21,7 +21,15 @@ from portal import queue
 from portal.extensions import db
 from portal.hikvision.errors import HikvisionError
 from portal.i18n import N_
-from portal.models import GuestImport, JobRecord, Visit, VisitState, utcnow
+from portal.models import (
+    OPEN_JOB_STATES,
+    GuestImport,
+    JobRecord,
+    JobState,
+    Visit,
+    VisitState,
+    utcnow,
+)
 from portal.services import claims, delivery, imports
 
 log = logging.getLogger(__name__)
@@ -48,10 +56,10 @@ def job_abandoned(rq_job_id, *, will_retry):
         return None
     attempts = (record.result or {}).get("attempts", 1)
     if will_retry:
-        record.state = "queued"
+        record.state = JobState.QUEUED.value
         record.result = {"attempts": attempts + 1, "retrying": {"reason": WORKER_LOST}}
     else:
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = WORKER_LOST_FINAL
         record.ended_at = utcnow()
     db.session.commit()
@@ -95,7 +103,7 @@ def close_lost_records(now):
     records = db.session.scalars(
         select(JobRecord)
         .where(
-            JobRecord.state.in_(("queued", "started")),
+            JobRecord.state.in_(OPEN_JOB_STATES),
             JobRecord.created_at < now - RECORD_GRACE,
         )
         .order_by(JobRecord.id)
@@ -105,7 +113,7 @@ def close_lost_records(now):
     for record in records:
         if job_alive(record.rq_job_id):
             continue
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = JOB_LOST
         record.ended_at = now
         closed += 1
@@ -139,7 +147,7 @@ def _has_live_job(subject_type, subject_id):
         select(JobRecord.rq_job_id).where(
             JobRecord.subject_type == subject_type,
             JobRecord.subject_id == subject_id,
-            JobRecord.state.in_(("queued", "started")),
+            JobRecord.state.in_(OPEN_JOB_STATES),
         )
     ).all()
     return any(job_alive(rq_job_id) for rq_job_id in records)

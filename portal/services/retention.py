@@ -25,7 +25,15 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
-from portal.models import LIVE_STATES, Guest, GuestImport, Visit, VisitStateChange, utcnow
+from portal.models import (
+    LIVE_STATES,
+    Guest,
+    GuestImport,
+    ImportState,
+    Visit,
+    VisitStateChange,
+    utcnow,
+)
 from portal.services import audit, imports
 
 log = logging.getLogger(__name__)
@@ -164,11 +172,14 @@ def _clear_old_import_rows(cutoff) -> int:
 
 def expire_import_uploads(cutoff) -> dict[str, int]:
     """Expire guest lists never confirmed by ``cutoff`` and delete stored ZIPs nobody needs."""
-    stale = and_(GuestImport.state == "validated", GuestImport.created_at <= cutoff)
+    stale = and_(GuestImport.state == ImportState.VALIDATED.value, GuestImport.created_at <= cutoff)
     expired = 0
     for ids in _batches(GuestImport.id, stale):
         expired += _update(
-            GuestImport, ids, stale, {"state": "expired", "valid_rows": [], "errors": []}
+            GuestImport,
+            ids,
+            stale,
+            {"state": ImportState.EXPIRED.value, "valid_rows": [], "errors": []},
         )
         db.session.commit()
     return {
@@ -179,7 +190,9 @@ def expire_import_uploads(cutoff) -> dict[str, int]:
 
 def _delete_unneeded_archives() -> int:
     """Archives of lists that are no longer waiting for a confirm (confirm copied the photos)."""
-    unneeded = and_(GuestImport.photos_path.is_not(None), GuestImport.state != "validated")
+    unneeded = and_(
+        GuestImport.photos_path.is_not(None), GuestImport.state != ImportState.VALIDATED.value
+    )
     deleted = 0
     for ids in _batches(GuestImport.id, unneeded):
         rows = db.session.execute(

@@ -21,6 +21,7 @@ from portal.models import (
     AccessLevel,
     AuditAction,
     Guest,
+    JobState,
     Role,
     Visit,
     VisitState,
@@ -368,7 +369,7 @@ def needs_retry(visit):
     if visit.state != VisitState.PENDING:
         return False
     job = latest_job(visit)
-    return job is None or job.state == "failed"
+    return job is None or job.state == JobState.FAILED
 
 
 def visible_visits(user):
