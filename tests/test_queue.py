@@ -7,7 +7,7 @@ from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
 
-from portal.models import JobRecord
+from portal.models import JobRecord, JobState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, enqueue, enqueue_again, get_queue
 
 
@@ -23,7 +23,7 @@ def test_enqueue_writes_record_then_job(app, db, redis_conn, host_user):
     )
     db.session.expire_all()
     stored = db.session.get(JobRecord, record.id)
-    assert stored.state == "queued"
+    assert stored.state == JobState.QUEUED
     assert stored.created_by_id == host_user.id
     assert stored.call == {
         "func": "jobs.enroll.enroll_visit",
@@ -65,7 +65,7 @@ def test_redis_down_marks_record_failed(app, db, monkeypatch):
     with pytest.raises(QueueUnavailable):
         enqueue("jobs.enroll.enroll_visit", 5, kind="enroll_visit")
     record = db.session.query(JobRecord).one()
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error == QUEUE_DOWN_MESSAGE
     assert record.ended_at is not None
 

@@ -9,7 +9,7 @@ from rq import Queue
 from rq.job import Job
 
 from portal.extensions import db
-from portal.models import JobRecord, Role
+from portal.models import JobRecord, JobState, Role
 from portal.queue import QUEUES, enqueue
 from tests.events.imports_support import run_worker
 from tests.fixtures.app import client_for
@@ -52,7 +52,7 @@ def test_enrollment_never_logs_or_returns_the_photo(app, sim, redis_conn, host_u
         run_worker(redis_conn)
     db.session.expire_all()
     record = db.session.get(JobRecord, record.id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     # The photo as sent to HikCentral (base64) and its raw bytes, in any form a log could take.
     traces = [base64.b64encode(photo).decode(), photo.hex(), repr(photo)[:60]]
     logged = caplog.text

@@ -7,7 +7,7 @@ from rq.registry import ScheduledJobRegistry
 
 from portal.hikvision import client_for
 from portal.hikvision.operations import DELIVERY
-from portal.models import JobRecord, Visit
+from portal.models import JobRecord, JobState, Visit
 from portal.queue import enqueue
 from portal.services import delivery, enrollment
 from tests.fixtures.factories import face_jpeg, make_access_level, make_guest, make_visit
@@ -59,7 +59,7 @@ def test_enroll_happy_path(app, db, sim, work, host_user, level):
     assert sum(calls.values()) <= 3, calls
 
     record = reload(db, JobRecord, record.id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert record.started_at and record.ended_at and record.ended_at >= record.started_at
     assert record.result["outcome"] == "enrolled"
     assert record.result["person"] == "created"
@@ -70,7 +70,7 @@ def test_the_job_sees_the_committed_visit(app, db, sim, work, host_user, level):
     # The record exists before the job does, and the worker's own session finds the visit.
     visit = make_visit(host_user, level)
     record = enqueue_enroll(visit)
-    assert reload(db, JobRecord, record.id).state == "queued"
+    assert reload(db, JobRecord, record.id).state == JobState.QUEUED
     assert Job.fetch(record.rq_job_id, connection=app.extensions["redis"]).args == (visit.id,)
     work()
     assert reload(db, Visit, visit.id).state == "enrolled"
@@ -121,7 +121,7 @@ def test_unknown_access_level_fails_without_grant(app, db, sim, work, host_user)
     assert visit.state == "failed"
     assert visit.state_reason == enrollment.ACCESS_LEVEL_GONE
     record = reload(db, JobRecord, record.id)
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error == enrollment.ACCESS_LEVEL_GONE
     assert "Traceback" not in record.error
     # Permanent: not retried, and nothing was re-applied after the failed grant.
@@ -160,7 +160,7 @@ def test_transient_failure_schedules_a_retry(
     assert job.retries_left == 4
     assert record.rq_job_id in ScheduledJobRegistry("high", connection=app.extensions["redis"])
     record = reload(db, JobRecord, record.id)
-    assert record.state == "queued"
+    assert record.state == JobState.QUEUED
     assert record.result["retrying"]["in_seconds"] == 10
     assert record.result["retrying"]["reason"] == "HikCentral did not answer; try again later."
     # The visit waits in "enrolling" for the retry; it has not failed.
@@ -180,7 +180,7 @@ def test_retries_exhausted_fail_the_visit_with_a_sentence(
     assert visit.state == "failed"
     assert visit.state_reason == enrollment.HIKCENTRAL_DOWN
     record = reload(db, JobRecord, record.id)
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error == "HikCentral did not answer; try again later."
     assert record.result == {"attempts": 3}
     job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
@@ -246,7 +246,7 @@ def test_change_window_then_revoke(app, db, sim, work, host_user, level):
     # Twice is fine: the person is already gone.
     again = enqueue("jobs.enroll.revoke_visit", visit.id, kind="revoke_visit")
     work()
-    assert reload(db, JobRecord, again.id).state == "finished"
+    assert reload(db, JobRecord, again.id).state == JobState.FINISHED
 
 
 def test_registered_visit_is_enrolled_by_the_worker(app, db, sim, work, host_user, level):
@@ -262,7 +262,7 @@ def test_registered_visit_is_enrolled_by_the_worker(app, db, sim, work, host_use
         photo=face_jpeg(),
     )
     record = db.session.query(JobRecord).filter_by(subject_id=visit.id).one()
-    assert (record.kind, record.state) == ("enroll_visit", "queued")
+    assert (record.kind, record.state) == ("enroll_visit", JobState.QUEUED)
     work()
     visit = reload(db, Visit, visit.id)
     assert visit.state == "enrolled"
