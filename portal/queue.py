@@ -1,6 +1,8 @@
 """The Redis connection and ``enqueue``: every background job starts here (architecture.md, flow 7).
 
-Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``.
+Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``;
+a job about one visit, event or guest list that takes the subject's id as its first argument
+is started with ``enqueue_about``.
 Each enqueue first writes and commits a JobRecord, the durable history that job pages read,
 then puts the RQ job on a queue with ``job_id == record.rq_job_id``.
 
@@ -113,6 +115,19 @@ def enqueue(
         db.session.commit()
         raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
     return record
+
+
+def enqueue_about(subject_type: str, subject_id: int, func: str, *args, kind: str, **options):
+    """``enqueue`` a job about one visit, event or guest list that takes its id first."""
+    return enqueue(
+        func,
+        subject_id,
+        *args,
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        **options,
+    )
 
 
 def enqueue_system_at(func: str, when, *args, queue: str = "default", job_timeout=None):

@@ -84,22 +84,23 @@ def may_hold_person(visit):
 
 def enqueue_window_update(event, *, by):
     """Start the job that gives HikCentral the event's window for its following guests."""
-    return _enqueue("jobs.events.update_guest_windows", event, by, "update_event_guests")
+    return queue.enqueue_about(
+        "event",
+        event.id,
+        "jobs.events.update_guest_windows",
+        kind="update_event_guests",
+        created_by=by,
+    )
 
 
 def enqueue_revoke(event, visit_ids, *, by):
     """Start the job that removes the cancelled guests ``visit_ids`` from HikCentral."""
-    return _enqueue("jobs.events.revoke_event_guests", event, by, "revoke_event_guests", visit_ids)
-
-
-def _enqueue(func, event, by, kind, *args):
-    return queue.enqueue(
-        func,
+    return queue.enqueue_about(
+        "event",
         event.id,
-        *args,
-        kind=kind,
-        subject_type="event",
-        subject_id=event.id,
+        "jobs.events.revoke_event_guests",
+        visit_ids,
+        kind="revoke_event_guests",
         created_by=by,
     )
 

@@ -31,6 +31,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import claims, delivery, imports
+from portal.services import visits as visit_service
 
 log = logging.getLogger(__name__)
 
@@ -180,16 +181,7 @@ def requeue(singles, import_ids):
     records = []
     for start in range(0, len(singles), size):
         visit_id = singles[start]
-        records.append(
-            queue.enqueue(
-                "jobs.enroll.enroll_visit",
-                visit_id,
-                kind="enroll_visit",
-                subject_type="visit",
-                subject_id=visit_id,
-                queue="high",
-            )
-        )
+        records.append(visit_service.enqueue_enrollment(visit_id))
     for import_id in import_ids:
         guest_import = db.session.get(GuestImport, import_id)
         if guest_import is not None:

@@ -10,7 +10,8 @@ from rq.job import Job
 
 from portal.extensions import db
 from portal.models import JobRecord, JobState, Role
-from portal.queue import QUEUES, enqueue
+from portal.queue import QUEUES
+from portal.services.visits import enqueue_enrollment
 from tests.events.imports_support import run_worker
 from tests.fixtures.app import client_for
 from tests.fixtures.factories import make_user, make_visit
@@ -39,15 +40,7 @@ def test_the_photo_answers_only_to_host_security_and_admin(app, host_user, acces
 def test_enrollment_never_logs_or_returns_the_photo(app, sim, redis_conn, host_user, level, caplog):
     visit = make_visit(host_user, level)
     photo = visit.guest.photo
-    record = enqueue(
-        "jobs.enroll.enroll_visit",
-        visit.id,
-        kind="enroll_visit",
-        subject_type="visit",
-        subject_id=visit.id,
-        created_by=host_user,
-        queue="high",
-    )
+    record = enqueue_enrollment(visit.id, by=host_user)
     with caplog.at_level(logging.DEBUG):
         run_worker(redis_conn)
     db.session.expire_all()

@@ -7,27 +7,32 @@ from rq.registry import ScheduledJobRegistry
 
 from portal.hikvision import client_for
 from portal.hikvision.operations import DELIVERY
-from portal.models import JobRecord, JobState, Visit
+from portal.models import JobRecord, JobState, Visit, VisitState
 from portal.queue import enqueue
 from portal.services import delivery, enrollment
+from portal.services.visits import enqueue_enrollment
 from tests.fixtures.factories import face_jpeg, make_access_level, make_guest, make_visit
 
 
 def enqueue_enroll(visit, user=None):
-    return enqueue(
-        "jobs.enroll.enroll_visit",
-        visit.id,
-        kind="enroll_visit",
-        subject_type="visit",
-        subject_id=visit.id,
-        created_by=user,
-        queue="high",
-    )
+    """The visit's enrollment job, started as the portal starts it."""
+    return enqueue_enrollment(visit.id, by=user)
 
 
 def reload(db, model, id_):
     db.session.expire_all()
     return db.session.get(model, id_)
+
+
+def failed_for_good(app, db, visit, record, sentence):
+    """The visit failed with ``sentence``, its job too, and RQ will not retry it; the record."""
+    visit = reload(db, Visit, visit.id)
+    assert (visit.state, visit.state_reason) == (VisitState.FAILED, sentence)
+    record = reload(db, JobRecord, record.id)
+    assert (record.state, record.error) == (JobState.FAILED, sentence)
+    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
+    assert job.get_status() == JobStatus.FAILED
+    return record
 
 
 def hik_calls(sim):
@@ -117,16 +122,8 @@ def test_unknown_access_level_fails_without_grant(app, db, sim, work, host_user)
     record = enqueue_enroll(visit)
     work()
 
-    visit = reload(db, Visit, visit.id)
-    assert visit.state == "failed"
-    assert visit.state_reason == enrollment.ACCESS_LEVEL_GONE
-    record = reload(db, JobRecord, record.id)
-    assert record.state == JobState.FAILED
-    assert record.error == enrollment.ACCESS_LEVEL_GONE
-    assert "Traceback" not in record.error
     # Permanent: not retried, and nothing was re-applied after the failed grant.
-    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
-    assert job.get_status() == JobStatus.FAILED
+    failed_for_good(app, db, visit, record, enrollment.ACCESS_LEVEL_GONE)
     assert "/artemis/api/visitor/v1/auth/reapplication" not in sim.stats()["calls"]
 
 
@@ -176,15 +173,8 @@ def test_retries_exhausted_fail_the_visit_with_a_sentence(
     record = enqueue_enroll(visit)
     work()
 
-    visit = reload(db, Visit, visit.id)
-    assert visit.state == "failed"
-    assert visit.state_reason == enrollment.HIKCENTRAL_DOWN
-    record = reload(db, JobRecord, record.id)
-    assert record.state == JobState.FAILED
-    assert record.error == "HikCentral did not answer; try again later."
+    record = failed_for_good(app, db, visit, record, enrollment.HIKCENTRAL_DOWN)
     assert record.result == {"attempts": 3}
-    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
-    assert job.get_status() == JobStatus.FAILED
     assert sim.stats()["faults"] >= 3
 
 
