@@ -1,4 +1,4 @@
-"""RQ entry point for an event's guest list: load the import by id, call the imports service."""
+"""RQ entry point for an event's guest list: load the import by id, call its enrollment service."""
 
 from flask import current_app
 from rq import get_current_job
@@ -6,7 +6,7 @@ from rq import get_current_job
 from jobs import job, report_progress
 from portal.hikvision import client_for
 from portal.hikvision.errors import HikvisionError
-from portal.services import enrollment, imports
+from portal.services import enrollment, import_enrollment
 from portal.services.jobs import JobFailure
 
 
@@ -14,9 +14,9 @@ def _give_up(import_id, *, error):
     """The last attempt failed: guests still waiting end failed and can be retried."""
     if isinstance(error, JobFailure):
         return
-    guest_import = imports.load_import(import_id)
+    guest_import = import_enrollment.load_import(import_id)
     transient = isinstance(error, HikvisionError) and error.transient
-    imports.give_up(
+    import_enrollment.give_up(
         guest_import, enrollment.HIKCENTRAL_DOWN if transient else enrollment.UNEXPECTED
     )
 
@@ -24,9 +24,9 @@ def _give_up(import_id, *, error):
 @job(on_give_up=_give_up)
 def enroll_import(import_id):
     """Enroll every guest of the confirmed import on HikCentral."""
-    guest_import = imports.load_import(import_id)
+    guest_import = import_enrollment.load_import(import_id)
     rq_job = get_current_job()
-    return imports.enroll_import(
+    return import_enrollment.enroll_import(
         guest_import,
         client_for(current_app),
         report=report_progress,

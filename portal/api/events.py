@@ -12,6 +12,7 @@ from portal.i18n import N_, shown
 from portal.models import AccessLevel, Event, GuestImport, Role
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
+from portal.services import import_enrollment
 from portal.services import imports as import_service
 
 FAILED_LISTED = 200
@@ -58,7 +59,7 @@ def _job(record):
 def import_to_dict(guest_import):
     """An import as the API shows it: counts, row errors, preview, job and guests' states."""
     failed = db.session.scalars(
-        import_service.failed_visits(guest_import).limit(FAILED_LISTED)
+        import_enrollment.failed_visits(guest_import).limit(FAILED_LISTED)
     ).all()
     return {
         "id": guest_import.id,
@@ -70,8 +71,8 @@ def import_to_dict(guest_import):
         "rows_invalid": guest_import.rows_invalid,
         "rows": guest_import.errors or [],
         "preview": [_guest_row(row) for row in import_service.preview_rows(guest_import)],
-        "job": _job(import_service.import_job(guest_import)),
-        "visits": import_service.state_counts(guest_import),
+        "job": _job(import_enrollment.import_job(guest_import)),
+        "visits": import_enrollment.state_counts(guest_import),
         "failed": [
             {"visit": v.id, "full_name": v.guest.full_name, "reason": v.state_reason}
             for v in failed

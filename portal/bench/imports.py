@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from portal.bench.common import parse_rate
 from portal.bench.import_enroll import run_import_enrollment
 from portal.models import utcnow
-from portal.services.sheets import read_sheet, validate_rows
+from portal.sheets import read_sheet, validate_rows
 
 HEADERS = ["ФИО", "E-mail", "Телефон", "Компания", "Начало", "Окончание"]
 INVALID_EVERY = 100  # one row in a hundred has a bad e-mail, as real lists do

@@ -14,9 +14,10 @@ from portal.i18n import current_language, shown
 from portal.models import GuestImport, ImportState, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
+from portal.services import import_enrollment
 from portal.services import imports as import_service
 from portal.services.mail import mail_configured
-from portal.services.sheets import GuestRow, errors_csv, template_csv, template_xlsx
+from portal.sheets import GuestRow, errors_csv, template_csv, template_xlsx
 
 ERRORS_PER_PAGE = 100
 PREVIEW_PER_PAGE = 50
@@ -94,11 +95,11 @@ def show_import(import_id):
         PREVIEW_PER_PAGE,
         shape=GuestRow.from_dict,
     )
-    job = import_service.import_job(guest_import)
+    job = import_enrollment.import_job(guest_import)
     failed = db.session.scalars(
-        import_service.failed_visits(guest_import).limit(FAILED_SHOWN)
+        import_enrollment.failed_visits(guest_import).limit(FAILED_SHOWN)
     ).all()
-    counts = import_service.state_counts(guest_import)
+    counts = import_enrollment.state_counts(guest_import)
     return render_template(
         "events/import_show.html",
         guest_import=guest_import,
@@ -113,7 +114,7 @@ def show_import(import_id):
         counts=counts,
         can_retry=(
             guest_import.state != ImportState.VALIDATED
-            and not import_service.is_running(guest_import)
+            and not import_enrollment.is_running(guest_import)
             and any(counts.get(state) for state in RETRIABLE_VISIT_STATES)
         ),
     )

@@ -27,7 +27,7 @@ from portal.formatting import local_time, local_to_utc
 from portal.models import Door, Event, Role, Visit, VisitState, utcnow
 from portal.services import notices
 from portal.services import passages as passage_service
-from portal.services.sheet_export import _csv_bytes, csv_safe
+from portal.sheets.export import _csv_bytes, csv_safe
 
 bp = Blueprint("security", __name__, url_prefix="/security")
 

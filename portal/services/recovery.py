@@ -30,7 +30,7 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import claims, delivery, imports
+from portal.services import claims, delivery, import_enrollment
 from portal.services import visits as visit_service
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def requeue(singles, import_ids):
     for import_id in import_ids:
         guest_import = db.session.get(GuestImport, import_id)
         if guest_import is not None:
-            records.append(imports.start_enrollment(guest_import, None))
+            records.append(import_enrollment.start_enrollment(guest_import, None))
     return records
 
 

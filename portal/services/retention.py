@@ -34,7 +34,7 @@ from portal.models import (
     VisitStateChange,
     utcnow,
 )
-from portal.services import audit, imports
+from portal.services import audit, import_files, imports
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def _delete_unneeded_archives() -> int:
             select(GuestImport.id, GuestImport.photos_path).where(GuestImport.id.in_(ids))
         ).all()
         for import_id, path in rows:
-            deleted += imports.delete_archive(path, import_id)
+            deleted += import_files.delete_archive(path, import_id)
         _update(GuestImport, ids, unneeded, {"photos_path": None})
         db.session.commit()
     return deleted
@@ -207,7 +207,7 @@ def _delete_unneeded_archives() -> int:
 
 def _delete_orphan_folders(cutoff) -> int:
     """Upload folders no import points at (a crash between two steps), once older than cutoff."""
-    root = imports.imports_dir()
+    root = import_files.imports_dir()
     if not root.is_dir():
         return 0
     kept = {

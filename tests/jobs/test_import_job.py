@@ -11,7 +11,7 @@ from portal.hikvision import client_for
 from portal.hikvision import operations as ops
 from portal.hikvision.operations import ADD_PERSONS, PERSON_ADD, PERSON_BY_CODE, REAPPLY
 from portal.models import GuestImport, JobRecord, Visit
-from portal.services import enrollment, imports
+from portal.services import enrollment, import_enrollment, imports
 from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
 
 N = 12
@@ -79,7 +79,7 @@ def test_chunks_report_progress_and_grant_once_each(app, db, sim, event, organiz
     guest_import = staged(event, organizer_user, count=7, with_photos=False)
     imports.confirm_import(guest_import, organizer_user)
     reports = []
-    result = imports.enroll_import(
+    result = import_enrollment.enroll_import(
         guest_import, client_for(app), report=lambda *a: reports.append(a), first_chunk=2
     )
     # Chunks of 2, 4, 1: progress after each, the first report before any work.
@@ -98,7 +98,7 @@ def test_a_crashed_run_is_finished_by_the_next_and_nobody_is_enrolled_twice(
 ):
     guest_import = staged(event, organizer_user, count=10, with_photos=False)
     record = imports.confirm_import(guest_import, organizer_user)
-    real_grant = imports.grant_calls
+    real_grant = import_enrollment.grant_calls
     grants = []
 
     def dies_at_second_grant(client, calls):
@@ -107,16 +107,18 @@ def test_a_crashed_run_is_finished_by_the_next_and_nobody_is_enrolled_twice(
             raise Crash()
         return real_grant(client, calls)
 
-    monkeypatch.setattr(imports, "grant_calls", dies_at_second_grant)
+    monkeypatch.setattr(import_enrollment, "grant_calls", dies_at_second_grant)
     with pytest.raises(Crash):
         # The run of the job the worker was running when it died (the job is run again).
-        imports.enroll_import(guest_import, client_for(app), first_chunk=3, job_id=record.rq_job_id)
+        import_enrollment.enroll_import(
+            guest_import, client_for(app), first_chunk=3, job_id=record.rq_job_id
+        )
     db.session.rollback()
     states = Counter(v.state for v in visits_of(guest_import))
     # Chunk 1 (3) enrolled; chunks 2 (6) and 3 (1) have their persons but no access yet.
     assert states == {"enrolled": 3, "enrolling": 7}
     assert len(person_codes(sim)) == 10
-    monkeypatch.setattr(imports, "grant_calls", real_grant)
+    monkeypatch.setattr(import_enrollment, "grant_calls", real_grant)
     unrecorded = sum(v.hik_person_id is None for v in visits_of(guest_import))
     before = sim.stats()["calls"]
 
@@ -173,7 +175,9 @@ def test_a_refused_photo_fails_that_guest_with_a_reason_and_retry_enrolls_it(
     record = reload(JobRecord, reload(GuestImport, guest_import.id).job_id)
     assert record.state == "finished"
     assert (record.progress_done, record.progress_total, record.progress_failed) == (3, 3, 1)
-    assert [v.id for v in db.session.scalars(imports.failed_visits(guest_import))] == [broken.id]
+    assert [v.id for v in db.session.scalars(import_enrollment.failed_visits(guest_import))] == [
+        broken.id
+    ]
 
     visits[broken.id].guest.photo = good_photo
     db.session.commit()
@@ -193,14 +197,16 @@ def test_hikcentral_down_leaves_guests_waiting_and_a_rerun_finishes(
     imports.confirm_import(guest_import, organizer_user)
     sim.configure(fault_rate=1.0, fault_kinds=["http_500"])
     with pytest.raises(enrollment.TransientEnrollmentError):
-        imports.enroll_import(guest_import, impatient_client, job_id="job-1")
+        import_enrollment.enroll_import(guest_import, impatient_client, job_id="job-1")
     db.session.rollback()
     assert {v.state for v in visits_of(guest_import)} <= {"enrolling", "pending"}
     assert reload(GuestImport, guest_import.id).state == "enrolling"
 
     sim.configure(fault_rate=0.0)
     # RQ retries the same job (same id): it takes up the guests it holds.
-    imports.enroll_import(reload(GuestImport, guest_import.id), impatient_client, job_id="job-1")
+    import_enrollment.enroll_import(
+        reload(GuestImport, guest_import.id), impatient_client, job_id="job-1"
+    )
     assert {v.state for v in visits_of(guest_import)} == {"enrolled"}
     codes = person_codes(sim)
     assert len(codes) == 4 and set(codes.values()) == {1}

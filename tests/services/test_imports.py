@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from portal import queue
 from portal.extensions import db
 from portal.models import Guest, GuestImport, JobRecord, Visit
-from portal.services import imports
+from portal.services import import_files, imports
 from portal.services.imports import ImportFileError, ImportStateError
 from tests.events.imports_support import (
     guest_rows,
@@ -268,18 +268,13 @@ def test_retry_without_failures_is_refused(app, event, organizer_user, redis_con
         imports.retry_failed(guest_import, organizer_user)
 
 
-def test_chunks_start_small_and_grow():
-    sizes = [len(c) for c in imports._chunks(list(range(1000)), 20, 200)]
-    assert sizes[:4] == [20, 40, 80, 160] and max(sizes) == 200 and sum(sizes) == 1000
-
-
 def test_purge_only_deletes_our_own_folder(app, event, organizer_user, tmp_path):
     outside = tmp_path / "elsewhere" / "photos.zip"
     outside.parent.mkdir()
     outside.write_bytes(zip_bytes({"a.jpg": b"x"}))
     guest_import = stage(event, organizer_user, guest_rows(1))
     guest_import.photos_path = str(outside)
-    assert imports.purge_import_files(guest_import) is True
+    assert import_files.purge_import_files(guest_import) is True
     assert outside.exists() and guest_import.photos_path is None
 
 

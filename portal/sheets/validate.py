@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from portal.i18n import N_
 from portal.models import utcnow
-from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
 from portal.services.photos import PhotoError, check_photo, normalize_photo
-from portal.services.sheet_reader import SheetRow
-from portal.services.sheet_values import (
+from portal.sheets.photo_archive import PhotoArchive, PhotoArchiveError
+from portal.sheets.reader import SheetRow
+from portal.sheets.values import (
     CellError,
     cell_text,
     check_length,

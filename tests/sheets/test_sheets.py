@@ -12,10 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from portal.bench.imports import import_
-from portal.services import sheet_reader
-from portal.services.photo_archive import PhotoArchive
 from portal.services.photos import PhotoError, normalize_photo
-from portal.services.sheets import (
+from portal.sheets import (
     GuestRow,
     SheetError,
     dedupe_keys,
@@ -26,6 +24,8 @@ from portal.services.sheets import (
     template_xlsx,
     validate_rows,
 )
+from portal.sheets import reader as sheet_reader
+from portal.sheets.photo_archive import PhotoArchive
 from tests.fixtures.sheets import (
     EN_HEADERS,
     EVENT_END,
@@ -603,7 +603,7 @@ def test_real_photos_go_through_normalize_photo_one_by_one(monkeypatch):
 
     archive = PhotoArchive(zip_bytes({f"{n}.jpg": photo(color=(n, 90, 90)) for n in range(3)}))
     rows = [["Name", "Photo"]] + [[f"Guest Number{n}", f"{n}.jpg"] for n in range(3)]
-    monkeypatch.setattr("portal.services.sheet_validate.normalize_photo", spy)
+    monkeypatch.setattr("portal.sheets.validate.normalize_photo", spy)
     assert check(csv_bytes(rows), photos=archive).rows_valid == 3
     assert len(seen) == 3
 

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
+from portal.sheets.photo_archive import PhotoArchive, PhotoArchiveError
 from tests.fixtures.sheets import lying_zip, photo, zip_bomb, zip_bytes
 
 

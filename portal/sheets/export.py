@@ -13,7 +13,7 @@ BOM = "\ufeff"
 # A spreadsheet treats a cell starting with these as a formula (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-# The template's headers per language (any of them is read back, see sheet_headers); a language
+# The template's headers per language (any of them is read back, see headers.py); a language
 # without its own headers gets the English ones.
 TEMPLATE_HEADERS = {
     "en": ["full_name", "email", "phone", "company", "photo", "starts_at", "ends_at"],

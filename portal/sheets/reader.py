@@ -20,9 +20,9 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from portal.i18n import N_
 from portal.services.brief import MAX_NAME_CHARS, cap_text, name_list
-from portal.services.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
-from portal.services.sheet_headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
-from portal.services.sheet_values import cell_text
+from portal.sheets.headers import HEADER_SEARCH_ROWS, ColumnMap, find_header
+from portal.sheets.photo_archive import PhotoArchiveError, check_zip_limits, open_zip
+from portal.sheets.values import cell_text
 
 log = logging.getLogger(__name__)
 

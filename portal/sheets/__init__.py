@@ -11,18 +11,18 @@ registered for the event. ``SheetError`` (a file that cannot be read at all, rai
 used) carry a ``message`` for the organizer; everything row by row is in the report.
 """
 
-from portal.services.photo_archive import PhotoArchive, PhotoArchiveError
-from portal.services.sheet_export import csv_safe, errors_csv, template_csv, template_xlsx
-from portal.services.sheet_headers import FIELDS, match_header
-from portal.services.sheet_reader import SheetError, SheetReader, SheetRow, read_sheet
-from portal.services.sheet_validate import (
+from portal.sheets.export import csv_safe, errors_csv, template_csv, template_xlsx
+from portal.sheets.headers import FIELDS, match_header
+from portal.sheets.photo_archive import PhotoArchive, PhotoArchiveError
+from portal.sheets.reader import SheetError, SheetReader, SheetRow, read_sheet
+from portal.sheets.validate import (
     MAX_ROWS,
     GuestRow,
     ValidationReport,
     quick_photo_check,
     validate_rows,
 )
-from portal.services.sheet_values import dedupe_keys
+from portal.sheets.values import dedupe_keys
 
 __all__ = [
     "FIELDS",
