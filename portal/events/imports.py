@@ -11,7 +11,7 @@ from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.i18n import current_language, shown
-from portal.models import GuestImport, ImportState, Role, VisitState
+from portal.models import GuestImport, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import import_enrollment
@@ -22,8 +22,6 @@ from portal.sheets import GuestRow, errors_csv, template_csv, template_xlsx
 ERRORS_PER_PAGE = 100
 PREVIEW_PER_PAGE = 50
 FAILED_SHOWN = 200
-# Guests a retry takes up again: the failed ones and those still waiting for a job.
-RETRIABLE_VISIT_STATES = (VisitState.FAILED, VisitState.PENDING, VisitState.ENROLLING)
 TEMPLATE_TYPES = {
     "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text types
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -112,11 +110,7 @@ def show_import(import_id):
         without_photo=import_service.rows_without_photo(guest_import),
         mail_on=mail_configured(),
         counts=counts,
-        can_retry=(
-            guest_import.state != ImportState.VALIDATED
-            and not import_enrollment.is_running(guest_import)
-            and any(counts.get(state) for state in RETRIABLE_VISIT_STATES)
-        ),
+        can_retry=import_service.retry_offered(guest_import, counts),
     )
 
 

@@ -185,10 +185,11 @@ def _trigger_result(visit_id, outcomes):
     return result
 
 
-def _load_claimed(ids):
+def load_claimed(ids, *conditions):
+    """The visits ``ids`` (those meeting ``conditions``) as stored now, with photo and level."""
     return db.session.scalars(
         select(Visit)
-        .where(Visit.id.in_(ids))
+        .where(Visit.id.in_(ids), *conditions)
         .options(
             selectinload(Visit.guest).options(undefer(Guest.photo)),
             selectinload(Visit.access_level),
@@ -326,7 +327,7 @@ def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=(), attempted=
     that guest; commits as it goes."""
     now = now or utcnow()
     batch = _Batch(client, owner, now)
-    ready = batch.prepare(_load_claimed(visit_ids))
+    ready = batch.prepare(load_claimed(visit_ids))
     specs = {visit.id: person_spec(visit) for visit in ready}
     granted = batch.grants(batch.persons(ready, set(resumed), set(attempted)))
     if granted:

@@ -18,7 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from portal import queue
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import AuditAction, Guest, GuestImport, JobRecord, Visit, VisitState, utcnow
+from portal.models import (
+    AuditAction,
+    Guest,
+    GuestImport,
+    ImportState,
+    JobRecord,
+    Visit,
+    VisitState,
+    utcnow,
+)
 from portal.services import audit, invitations
 from portal.services.brief import cap_text, cap_warnings
 from portal.services.import_enrollment import WAITING_STATES, is_running, start_enrollment
@@ -56,7 +65,7 @@ CANNOT_DISCARD = N_(
     "This guest list was confirmed: its guests stay registered, it cannot be discarded."
 )
 # Imports that were never confirmed (no visit came from them): they may be discarded.
-UNCONFIRMED_STATES = ("validated", "expired")
+UNCONFIRMED_STATES = (ImportState.VALIDATED.value, ImportState.EXPIRED.value)
 IMPORTED = N_("Imported from %(filename)s.")
 EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer change.")
 
@@ -208,7 +217,7 @@ def stage_import(event, user, sheet_file, photos_file=None):
         errors=list(report.errors),
         valid_rows=[row.to_dict() for row in report.rows],
         photos_path=str(directory / "photos.zip") if archive_used else None,
-        state="validated",
+        state=ImportState.VALIDATED.value,
     )
     guest_import.warnings = cap_warnings(report.warnings)  # shown once, not stored
     db.session.add(guest_import)
@@ -370,17 +379,17 @@ def confirm_import(guest_import, user, *, invite_missing=False) -> JobRecord | N
     Raises ImportStateError when the import was already confirmed or has nothing to import, and
     queue.QueueUnavailable (after the commit: the visits stay pending) when Redis is down.
     """
-    if guest_import.state == "expired":
+    if guest_import.state == ImportState.EXPIRED:
         raise ImportStateError(UPLOAD_EXPIRED)
-    if guest_import.event.cancelled_at is not None and guest_import.state == "validated":
+    if guest_import.event.cancelled_at is not None and guest_import.state == ImportState.VALIDATED:
         raise ImportStateError(EVENT_CANCELLED)
-    if guest_import.state != "validated":
+    if guest_import.state != ImportState.VALIDATED:
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:
         raise ImportStateError(NOTHING_TO_IMPORT)
     import_id = guest_import.id
     try:
-        if not _claim(guest_import, ("validated",), "confirmed"):
+        if not _claim(guest_import, (ImportState.VALIDATED.value,), ImportState.CONFIRMED.value):
             db.session.rollback()
             raise ImportStateError(ALREADY_CONFIRMED)
         created, skipped = _write_visits(guest_import, user, invite_missing=invite_missing)
@@ -415,9 +424,16 @@ def _invite_missing(event, user):
         log.warning("invitations of event %s not started: %s", event.id, exc)
 
 
+def retry_offered(guest_import, counts) -> bool:
+    """Whether a retry has work: confirmed, no job running, guests failed or waiting."""
+    if guest_import.state == ImportState.VALIDATED or is_running(guest_import):
+        return False
+    return any(counts.get(state) for state in (VisitState.FAILED.value, *WAITING_STATES))
+
+
 def retry_failed(guest_import, user) -> JobRecord:
     """Put the import's failed guests back to pending and enqueue the enrollment again."""
-    if guest_import.state == "validated":
+    if guest_import.state == ImportState.VALIDATED:
         raise ImportStateError(N_("Confirm the guest list first."))
     if is_running(guest_import):
         raise ImportStateError(STILL_RUNNING)
@@ -435,6 +451,6 @@ def retry_failed(guest_import, user) -> JobRecord:
         raise ImportStateError(NOTHING_FAILED)
     for visit in failed:
         set_state(visit, VisitState.PENDING, N_("Retry requested."), by=user)
-    guest_import.state = "confirmed"
+    guest_import.state = ImportState.CONFIRMED.value
     db.session.commit()
     return start_enrollment(guest_import, user)

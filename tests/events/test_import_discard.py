@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import GuestImport, Role, Visit
+from portal.models import GuestImport, ImportState, Role, Visit
 from portal.services import imports
 from portal.services.imports import ImportStateError
 from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
@@ -72,7 +72,7 @@ def test_an_import_with_visits_is_never_deleted_whatever_its_state_says(
     imports.confirm_import(guest_import, organizer_user)
     # Even a row wrongly put back to "validated" keeps its visits and itself.
     guest_import = db.session.get(GuestImport, guest_import.id)
-    guest_import.state = "validated"
+    guest_import.state = ImportState.VALIDATED
     db.session.commit()
     with pytest.raises(ImportStateError):
         imports.discard_import(guest_import)
@@ -84,7 +84,7 @@ def test_an_expired_upload_can_be_discarded_and_not_confirmed(app, event, organi
     guest_import = imports.stage_import(
         event, organizer_user, upload(sheet(guest_rows(1)), "guests.csv")
     )
-    guest_import.state = "expired"
+    guest_import.state = ImportState.EXPIRED
     db.session.commit()
     with pytest.raises(ImportStateError) as caught:
         imports.confirm_import(guest_import, organizer_user)
