@@ -31,11 +31,10 @@ from portal.hikvision.errors import (
 )
 from portal.i18n import N_
 from portal.models import JobRecord, JobState, utcnow
-from portal.services.jobs import JobFailure
+from portal.services.jobs import HIKCENTRAL_DOWN, JobFailure
 
 log = logging.getLogger(__name__)
 
-HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 SERVICE_DOWN = N_("A service the job needs was not reachable; try again later.")
 UNEXPECTED = N_("The job stopped because of an unexpected error; it has been logged.")
 

@@ -30,7 +30,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import claims, delivery, host_notices, person_codes
-from portal.services.jobs import JobFailure
+from portal.services.jobs import HIKCENTRAL_DOWN, JobFailure
 from portal.services.visits import set_state
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ ACCESS_LEVEL_GONE = N_(
 )
 ACCESS_LEVEL_INACTIVE = N_("The access level “%(name)s” is no longer offered — choose another one.")
 NO_FACE = N_("HikCentral could not find a face in the photo — upload a clearer photo and retry.")
-HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 UNEXPECTED = N_(
     "Enrollment stopped because of an unexpected error — try again or ask an administrator."
 )

@@ -4,10 +4,14 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import AuditAction, JobRecord, JobState, Role, Visit
 from portal.queue import enqueue_again
 from portal.services import audit
 from portal.services import visits as visit_rules
+
+# Why a job stopped or waits for a retry when HikCentral did not answer (workers, enrollment).
+HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 
 # Where a job's subject lives on the site (the pages listed in the README).
 SUBJECT_URLS = {"visit": "/visits/{id}", "import": "/imports/{id}", "event": "/events/{id}"}
