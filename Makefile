@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean translations
+.PHONY: run test test-slow lint format clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m portal.devserver
 
+# The suite on every core (at most 4: each worker claims one of Redis's 15 spare databases),
+# without the benchmarks marked slow; `make test-slow` runs those one at a time, as CI does.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
+PYTEST_ARGS ?= -m "not slow"
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS_SLOW)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

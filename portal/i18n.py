@@ -4,7 +4,7 @@ A request's language is, in order: the signed-in user's setting (profile), the l
 with the switch on the log-in page (kept in the session), the browser's ``Accept-Language``,
 then ``DEFAULT_LANGUAGE``. The languages offered are English (the source language) plus every
 catalog under ``portal/translations/``: adding a language is adding a catalog
-(architecture §9).
+(architecture §10).
 
 Services and jobs speak English: every sentence they raise, return or store (a validation
 error, a visit's reason, a job's error, a notice) is a message id marked with ``N_()`` and

@@ -30,10 +30,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from PIL import Image, ImageChops
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry
 from rq.results import Result
 from sqlalchemy import select
 
@@ -278,9 +277,20 @@ def forget_jobs(app, redis):
     with app.app_context():
         ids = db.session.scalars(select(JobRecord.rq_job_id)).all()
         db.session.remove()
-    # The deferred delivery checks are system jobs without a record.
+    # The deferred delivery checks are system jobs without a record; when the worker stops,
+    # one may be anywhere between scheduled, queued, started and finished.
     for name in ("high", "default", "low"):
-        ids += ScheduledJobRegistry(name, connection=redis).get_job_ids()
+        queue = Queue(name, connection=redis)
+        ids += queue.get_job_ids()
+        for registry in (
+            queue.scheduled_job_registry,
+            queue.started_job_registry,
+            queue.finished_job_registry,
+            queue.failed_job_registry,
+            queue.deferred_job_registry,
+            queue.canceled_job_registry,
+        ):
+            ids += registry.get_job_ids()
     for job_id in ids:
         try:
             job = Job.fetch(job_id, connection=redis)

@@ -6,6 +6,7 @@ HikCentral's own face modelling stays the final word: this check only catches, o
 the photos that would certainly fail, with a sentence that says what to change.
 """
 
+import hashlib
 import threading
 
 import numpy as np
@@ -34,6 +35,13 @@ BLURRED = N_("The photo is blurred: hold the phone still and take it again.")
 
 _local = threading.local()
 
+# Answers for the photos checked last, by a digest of their detection copy: the same photo is
+# checked again when a form is sent back with another field wrong, a sheet is staged again or
+# a job retries, and detection costs more than a hundred times the digest.
+RECENT_ANSWERS = 256
+_recent = {}
+_recent_lock = threading.Lock()
+
 
 def _detector():
     import cv2  # loaded on first use: workers that never check a face stay small
@@ -51,6 +59,19 @@ def _detector():
 def face_problem(image: Image.Image) -> str | None:
     """What is wrong with the face in ``image`` as a sentence, or None when it is usable."""
     grey = _detection_copy(image)
+    key = hashlib.blake2b(f"{grey.shape}".encode() + grey.tobytes(), digest_size=16).digest()
+    with _recent_lock:
+        if key in _recent:
+            return _recent[key]
+    answer = _judge(grey)
+    with _recent_lock:
+        if len(_recent) >= RECENT_ANSWERS:
+            del _recent[next(iter(_recent))]
+        _recent[key] = answer
+    return answer
+
+
+def _judge(grey):
     faces = sorted(_detect(grey), key=lambda face: face[2] * face[3], reverse=True)
     if not faces:
         return TOO_DARK if grey.mean() < MIN_BRIGHTNESS else NO_FACE

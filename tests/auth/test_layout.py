@@ -84,6 +84,7 @@ def test_pagination_keeps_query_arguments(app, admin_user, db):
     assert 'href="/admin/users?q=x&amp;page=2"' in html
 
 
+@pytest.mark.fresh_app
 def test_role_required_on_a_view(app, host_client, admin_client, anon_client):
     @role_required("admin")
     def secret():

@@ -81,3 +81,22 @@ def test_the_setting_turns_the_check_off_for_operators(app):
         app.config["FACE_CHECK"] = True
     with pytest.raises(PhotoError):
         normalize_photo(white)
+
+
+def test_a_photo_checked_again_is_answered_without_detecting_again(monkeypatch):
+    face_check._recent.clear()
+    detections = []
+    detect = face_check._detect
+    monkeypatch.setattr(face_check, "_detect", lambda grey: detections.append(1) or detect(grey))
+    dark = ImageEnhance.Brightness(portrait()).enhance(0.1)
+    answers = [face_check.face_problem(image) for image in (portrait(), dark, portrait(), dark)]
+    assert answers == [None, face_check.TOO_DARK, None, face_check.TOO_DARK]
+    assert len(detections) == 2
+
+
+def test_the_recent_answers_stay_bounded(monkeypatch):
+    face_check._recent.clear()
+    monkeypatch.setattr(face_check, "RECENT_ANSWERS", 3)
+    for shade in range(5):
+        face_check.face_problem(Image.new("L", (64, 64), shade * 40))
+    assert len(face_check._recent) == 3
