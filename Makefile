@@ -37,7 +37,7 @@ format: $(STAMP)
 # (portal/translations/<lang>/LC_MESSAGES/messages.po), then compile the .mo files the app reads.
 # New sentences arrive untranslated: translate them in the .po and run this again.
 POT := portal/translations/messages.pot
-BABEL_KEYWORDS := -k _l -k N_ -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
+BABEL_KEYWORDS := -k _l -k N_ -k N_plural:1,2 -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
 translations: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --no-wrap --sort-output \
 		--project=Gatehouse --msgid-bugs-address="" -o $(POT) portal jobs templates

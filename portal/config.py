@@ -6,11 +6,19 @@
 import os
 from pathlib import Path
 
+from portal.i18n import N_
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
 # Environments in which a built-in SECRET_KEY is acceptable.
 EASYGOING_ENVS = {"development", "testing"}
+# The privacy notice a guest agrees to, unless PRIVACY_NOTICE replaces it. This one is a
+# message id, shown in the guest's language; a site's own notice is shown as written.
+DEFAULT_PRIVACY_NOTICE = N_(
+    "Your photo is used only to let you through the doors during your visit. It is sent"
+    " to the site's access control system and deleted after the visit ends."
+)
 # A session-signing key shorter than this could be guessed offline from one cookie.
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -167,11 +175,7 @@ def from_environment():
         # Hours before a visit's start when a guest who has not sent a photo is reminded.
         "INVITE_REMINDER_HOURS": _int("INVITE_REMINDER_HOURS", 24),
         # The privacy notice the guest agrees to on their page, and its version (recorded).
-        "PRIVACY_NOTICE": _str(
-            "PRIVACY_NOTICE",
-            "Your photo is used only to let you through the doors during your visit. It is sent"
-            " to the site's access control system and deleted after the visit ends.",
-        ),
+        "PRIVACY_NOTICE": _str("PRIVACY_NOTICE", DEFAULT_PRIVACY_NOTICE),
         "PRIVACY_NOTICE_VERSION": _str("PRIVACY_NOTICE_VERSION", "1"),
         # Folder the development SMTP sink of `make run` writes messages to (Mailbox page).
         "MAILBOX_DIR": _str("MAILBOX_DIR"),

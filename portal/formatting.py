@@ -71,12 +71,17 @@ def local_time(value, fmt="datetime", language=None):
     return _join(locale, format_date(moment, "medium", locale=locale), clock)
 
 
-def time_range(start, end, language=None):
-    """A window in local time; the end shows only its time when it is on the same local day."""
+def window_parts(start, end, language=None):
+    """A window's start and end in local time; the end is only a time on the start's local day."""
     same_day = local_time(start, "%Y%m%d") == local_time(end, "%Y%m%d")
     start_text = local_time(start, language=language)
     end_text = local_time(end, "time" if same_day else "datetime", language=language)
-    return f"{start_text} – {end_text}"
+    return start_text, end_text
+
+
+def time_range(start, end, language=None):
+    """A window in local time ("28 Nov 2026, 09:00 – 18:00")."""
+    return "{} – {}".format(*window_parts(start, end, language))
 
 
 def local_window(starts_at, ends_at):
@@ -91,4 +96,5 @@ def local_window(starts_at, ends_at):
 def register(app):
     app.add_template_filter(local_time, "localtime")
     app.add_template_global(time_range, "format_time_range")
+    app.add_template_global(window_parts)
     app.add_template_global(local_window)

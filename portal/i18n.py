@@ -1,10 +1,11 @@
 """Languages: Flask-Babel, the choice of a request's language, stored sentences shown translated.
 
 A request's language is, in order: the signed-in user's setting (profile), the language picked
-with the switch on the log-in page (kept in the session), the browser's ``Accept-Language``,
-then ``DEFAULT_LANGUAGE``. The languages offered are English (the source language) plus every
-catalog under ``portal/translations/``: adding a language is adding a catalog
-(architecture §10).
+with the switch on the log-in or guest page (kept in the session), the language a page knows its
+reader speaks (``prefer_language``: the guest's, chosen by their host), the browser's
+``Accept-Language``, then ``DEFAULT_LANGUAGE``. The languages offered are English (the source
+language) plus every catalog under ``portal/translations/``: adding a language is adding a
+catalog (architecture §10).
 
 Services and jobs speak English: every sentence they raise, return or store (a validation
 error, a visit's reason, a job's error, a notice) is a message id marked with ``N_()`` and
@@ -19,8 +20,16 @@ import re
 from pathlib import Path
 
 from babel import Locale
-from flask import current_app, has_request_context, request, session
-from flask_babel import Babel, force_locale, format_decimal, get_locale, gettext, refresh
+from flask import current_app, g, has_request_context, request, session
+from flask_babel import (
+    Babel,
+    force_locale,
+    format_decimal,
+    get_locale,
+    gettext,
+    ngettext,
+    refresh,
+)
 from flask_login import current_user
 
 from portal.layout import JOB_STATE_LABELS
@@ -77,7 +86,7 @@ def select_locale():
         chosen = normalize(getattr(user, "language", None))
         if chosen:
             return chosen
-    chosen = normalize(session.get(SESSION_KEY))
+    chosen = normalize(session.get(SESSION_KEY)) or normalize(g.get("preferred_language"))
     if chosen:
         return chosen
     best = request.accept_languages.best_match(LANGUAGES)
@@ -102,6 +111,15 @@ def remember_switch():
         refresh()
 
 
+def prefer_language(code):
+    """This page's reader is known to speak ``code`` (None: unknown): it wins over the browser.
+
+    The guest's page: the language their host chose for them, which their e-mail spoke too.
+    """
+    g.preferred_language = code
+    refresh()
+
+
 def current_language():
     return str(get_locale() or SOURCE_LANGUAGE)
 
@@ -110,6 +128,8 @@ def current_language():
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
 _stored = {}
+# Each form of a sentence marked with N_plural -> (singular, plural).
+_plurals = {}
 
 
 def _pattern(msgid):
@@ -138,6 +158,29 @@ def N_(msgid):  # noqa: N802  (the usual gettext name for "mark now, translate w
     return msgid
 
 
+def N_plural(singular, plural, num):  # noqa: N802  (N_ for a sentence with a count)
+    """Mark a sentence with its singular and plural forms; returns the English form for ``num``.
+
+    Fill it with ``%`` like an ``N_`` sentence. ``shown`` translates it with the language's
+    plural rule ("1 день", "2 дня", "5 дней"); its count is its first ``%(x)d`` parameter (a
+    parameter named ``num`` must be that count).
+    """
+    for form in (singular, plural):
+        _plurals[form] = (singular, plural)
+        N_(form)
+    return singular if num == 1 else plural
+
+
+def _translated(msgid, params):
+    if msgid not in _plurals:
+        return gettext(msgid, **params)
+    singular, plural = _plurals[msgid]
+    count = next(name for name, kind in _PLACEHOLDER.findall(singular) if kind == "d")
+    # ngettext names its count ``num`` and fills a ``num`` parameter itself.
+    others = {name: value for name, value in params.items() if name != "num"}
+    return ngettext(singular, plural, params[count], **others)
+
+
 def shown(text):
     """An English sentence of the code in the viewer's language (other text is left as is)."""
     if not text:
@@ -156,7 +199,7 @@ def shown(text):
                 else shown(value)
                 for name, value in match.groupdict().items()
             }
-            return gettext(msgid, **params)
+            return _translated(msgid, params)
     return text
 
 

@@ -150,6 +150,9 @@ class Guest(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     company: Mapped[str | None] = mapped_column(String(200))
+    # The language the guest is written to and their page opens in ("en", "ru"), chosen by the
+    # host; None: the site's DEFAULT_LANGUAGE (architecture §10).
+    language: Mapped[str | None] = mapped_column(String(8))
     photo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     photo_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from portal.bounds import db_int
 from portal.i18n import N_
 from portal.services.invitations import current_invitation
 
-GUEST_FIELDS = ("full_name", "email", "phone", "company")
+GUEST_FIELDS = ("full_name", "email", "phone", "company", "language")
 # The services name guest fields without their "guest." prefix.
 SERVICE_FIELD_NAMES = {name: f"guest.{name}" for name in GUEST_FIELDS}
 

@@ -3,6 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
+from portal.i18n import LANGUAGES
 from portal.services import accounts
 
 
@@ -21,15 +22,22 @@ def users():
     help=f"One of: {accounts.ROLE_NAMES}.",
 )
 @click.option("--password", help="Prompted for (hidden) when not given.")
+@click.option(
+    "--language",
+    help=f"Their pages' and e-mails' language, one of: {', '.join(LANGUAGES)} "
+    "(default: their browser's; e-mails then use DEFAULT_LANGUAGE).",
+)
 @with_appcontext
-def create(email, name, role, password):
+def create(email, name, role, password, language):
     """Create a user."""
     if password is None:
         password = click.prompt(
             "Password", hide_input=True, confirmation_prompt=True, default="", show_default=False
         )
     try:
-        user = accounts.create_user(email=email, name=name, role=role, password=password)
+        user = accounts.create_user(
+            email=email, name=name, role=role, password=password, language=language
+        )
     except accounts.AccountError as error:
         raise click.ClickException(f"{error.field or 'user'}: {error.message}") from None
     click.echo(f"Created user {user.email} ({user.role}) with id {user.id}.")

@@ -1,10 +1,14 @@
-"""The guest's invitation page: no log-in, phone first. The link itself is the credential."""
+"""The guest's invitation page: no log-in, phone first. The link itself is the credential.
+
+It speaks the language switched to on the page, else the guest's (chosen by their host, the one
+their e-mail spoke), else the browser's, else DEFAULT_LANGUAGE (portal.i18n).
+"""
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
-from portal.formatting import utc_to_local
 from portal.guest.forms import GuestPageForm
+from portal.i18n import prefer_language
 from portal.services import invitations
 from portal.services.visits import VisitValidationError
 
@@ -18,6 +22,13 @@ def _no_store(page, status=200):
 
 def _refused(refusal):
     return _no_store(render_template("guest/refused.html", message=refusal.message), 410)
+
+
+def _open(token):
+    """The usable invitation behind ``token``; the page then speaks its guest's language."""
+    invitation = invitations.open_invitation(token)
+    prefer_language(invitation.visit.guest.language)
+    return invitation
 
 
 def _page(invitation, form, status=200):
@@ -37,7 +48,7 @@ def _page(invitation, form, status=200):
 @bp.route("/g/<token>", methods=["GET", "POST"])
 def page(token):
     try:
-        invitation = invitations.open_invitation(token)
+        invitation = _open(token)
     except invitations.InvitationRefused as refusal:
         return _refused(refusal)
     if request.method == "GET":
@@ -61,28 +72,21 @@ def page(token):
         return _page(invitation, form, 422)
     except invitations.InvitationRefused as refusal:
         return _refused(refusal)
-    return _no_store(
-        render_template(
-            "guest/done.html",
-            visit=visit,
-            starts=utc_to_local(visit.starts_at),
-            ends=utc_to_local(visit.ends_at),
-        )
-    )
+    return _no_store(render_template("guest/done.html", visit=visit))
 
 
 @bp.errorhandler(413)
 def photo_too_large(error):
     """A photo above MAX_CONTENT_LENGTH: the body was not read; say so on the guest's page."""
+    try:
+        invitation = _open(request.view_args["token"])
+    except invitations.InvitationRefused as refusal:
+        return _refused(refusal)
     limit_mb = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
     message = _(
         "The photo is too large: at most %(mb)d MB. Take the photo again or choose a smaller one.",
         mb=limit_mb,
     )
-    try:
-        invitation = invitations.open_invitation(request.view_args["token"])
-    except invitations.InvitationRefused as refusal:
-        return _refused(refusal)
     guest = invitation.visit.guest
     form = GuestPageForm(formdata=None, full_name=guest.full_name, company=guest.company)
     form.photo.errors = [message]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from portal.extensions import db
-from portal.i18n import N_
+from portal.i18n import LANGUAGES, N_, N_plural, normalize
 from portal.models import AuditAction, Role, User, hash_token
 from portal.services import audit, login_throttle
 
@@ -53,9 +53,11 @@ def password_problem(password, *, email=None):
     if not password:
         return N_("A password is required.")
     if len(password) < MIN_PASSWORD_LENGTH:
-        return N_("The password must have at least %(num)d characters.") % {
-            "num": MIN_PASSWORD_LENGTH
-        }
+        return N_plural(
+            "The password must have at least %(num)d character.",
+            "The password must have at least %(num)d characters.",
+            MIN_PASSWORD_LENGTH,
+        ) % {"num": MIN_PASSWORD_LENGTH}
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
         return N_("The password is too easy to guess.")
     if email and password.lower() == normalize_email(email):
@@ -118,8 +120,12 @@ def _record_lock_out(email):
     db.session.commit()
 
 
-def create_user(*, email, name, role, password):
-    """Create and commit a user; AccountError for a bad email, role, name or password."""
+def create_user(*, email, name, role, password, language=None):
+    """Create and commit a user; AccountError for a bad email, role, name, password or language.
+
+    ``language`` is their pages' and e-mails' ("en", "ru"); None follows their browser (their
+    e-mails then speak DEFAULT_LANGUAGE).
+    """
     email = normalize_email(email)
     name = (name or "").strip()
     if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -129,6 +135,12 @@ def create_user(*, email, name, role, password):
     if len(name) > 120:
         raise AccountError(N_("The name must have at most 120 characters."), field="name")
     role = parse_role(role)
+    if language and not normalize(language):
+        raise AccountError(
+            N_("Unknown language '%(language)s': choose one of %(languages)s.")
+            % {"language": language, "languages": ", ".join(LANGUAGES)},
+            field="language",
+        )
     problem = password_problem(password, email=email)
     if problem:
         raise AccountError(problem, field="password")
@@ -136,7 +148,7 @@ def create_user(*, email, name, role, password):
         raise AccountError(
             N_("A user with the email %(email)s already exists.") % {"email": email}, field="email"
         )
-    user = User(email=email, name=name, role=role.value, active=True)
+    user = User(email=email, name=name, role=role.value, active=True, language=normalize(language))
     user.set_password(password)
     db.session.add(user)
     audit.record(AuditAction.USER_CREATED, user, details=f"role {role.value}")

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, or_, select
 from portal import queue
 from portal.extensions import db
 from portal.formatting import local_window
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 from portal.models import (
     AccessLevel,
     AuditAction,
@@ -67,7 +67,11 @@ def validate_event(*, name, starts_at, ends_at, access_level, is_new, now=None):
         if ends_at <= starts_at:
             errors["ends_at"] = N_("The end must be after the start.")
         elif ends_at - starts_at > timedelta(days=max_days):
-            errors["ends_at"] = N_("An event can last at most %(days)d days.") % {"days": max_days}
+            errors["ends_at"] = N_plural(
+                "An event can last at most %(days)d day.",
+                "An event can last at most %(days)d days.",
+                max_days,
+            ) % {"days": max_days}
         if is_new and ends_at <= now:
             errors["ends_at"] = N_("The event has already ended.")
     if access_level is None or not access_level.active:

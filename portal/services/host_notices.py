@@ -15,19 +15,18 @@ GUEST_COMPLETED = "guest_completed"
 ENROLLMENT_FAILED = "enrollment_failed"
 GUEST_ARRIVED = "guest_arrived"
 
-# Kind -> (the User flag that turns it on, the subject line).
+# Kind -> the User flag that turns it on; the message is templates/mail/host_<kind>.*.
 KINDS = {
-    GUEST_COMPLETED: ("notify_guest_completed", "{guest} sent their photo"),
-    ENROLLMENT_FAILED: ("notify_enrollment_failed", "Access for {guest} could not be set up"),
-    GUEST_ARRIVED: ("notify_guest_arrived", "{guest} has arrived"),
+    GUEST_COMPLETED: "notify_guest_completed",
+    ENROLLMENT_FAILED: "notify_enrollment_failed",
+    GUEST_ARRIVED: "notify_guest_arrived",
 }
 
 
 def wanted(visit, kind):
     """Whether the visit's host wants e-mails of this kind (and e-mail is set up)."""
-    flag, _ = KINDS[kind]
     host = visit.host
-    return mail_configured() and host.active and bool(getattr(host, flag))
+    return mail_configured() and host.active and bool(getattr(host, KINDS[kind]))
 
 
 def notify(visit, kind):
@@ -44,15 +43,14 @@ def notify(visit, kind):
 
 
 def notice_mail(visit_id, kind, *, visit_url):
-    """The Mail of a host notice, or None when it is no longer wanted."""
+    """The Mail of a host notice in the host's language, or None when no longer wanted."""
     visit = db.session.get(Visit, visit_id)
     if visit is None or not wanted(visit, kind):
         return None
-    _, subject = KINDS[kind]
     return render_mail(
         f"host_{kind}",
         to=visit.host.email,
-        subject=subject.format(guest=visit.guest.full_name),
+        language=visit.host.language,
         visit=visit,
         visit_url=visit_url,
     )

@@ -7,7 +7,6 @@ import time
 from flask import current_app
 
 from portal.extensions import db
-from portal.formatting import utc_to_local
 from portal.i18n import N_
 from portal.models import Event, Invitation, MailState, User, utcnow
 from portal.services import host_notices, invitations, mail
@@ -18,20 +17,26 @@ log = logging.getLogger(__name__)
 
 
 def invitation_message(invitation, *, reminder=False):
-    """The Mail inviting (or reminding) the invitation's guest."""
+    """The Mail inviting (or reminding) the invitation's guest, in the guest's language."""
     visit = invitation.visit
-    subject = (
-        "Reminder: send your photo for your visit" if reminder else "Your visit: add your photo"
-    )
     return mail.render_mail(
         "invitation",
         to=visit.guest.email,
-        subject=f"{subject} on {utc_to_local(visit.starts_at):%d %b %Y}",
+        language=guest_language(visit),
         visit=visit,
         link=invitations.link_for(invitation),
         reminder=reminder,
         place=invitations.place_of(visit),
     )
+
+
+def guest_language(visit):
+    """The language a guest is written to: the one chosen for them, else DEFAULT_LANGUAGE.
+
+    Not the host's: a host's profile language says what the host reads, and the site's default
+    is the language its visitors are most likely to read.
+    """
+    return visit.guest.language or current_app.config["DEFAULT_LANGUAGE"]
 
 
 def _load(invitation_id):

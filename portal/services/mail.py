@@ -1,5 +1,6 @@
 """Outgoing e-mail over SMTP. Messages are sent only from background jobs (jobs/mail.py), never
-inside a request; each has a plain-text and an HTML part rendered from templates/mail/.
+inside a request; each has a subject, a plain-text and an HTML part rendered from templates/mail/
+in the recipient's language (``language`` of ``render_mail``).
 
 A refusal that a later try cannot change (a refused address) is permanent; a server that is
 down or busy is transient, and the job is retried.
@@ -14,7 +15,7 @@ from email.utils import formataddr, make_msgid
 
 from flask import current_app, render_template
 
-from portal.i18n import N_
+from portal.i18n import N_, in_language
 from portal.services.jobs import JobFailure
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,19 @@ def one_line(value):
     return " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())
 
 
-def render_mail(template, *, to, subject, **context):
-    """A Mail from templates/mail/<template>.txt and .html (the HTML is autoescaped)."""
-    return Mail(
-        to=to,
-        subject=one_line(subject),
-        text=render_template(f"mail/{template}.txt", **context),
-        html=render_template(f"mail/{template}.html", **context),
-    )
+def render_mail(template, *, to, language, **context):
+    """A Mail from templates/mail/<template>.subject.txt, .txt and .html, in ``language``.
+
+    ``language`` is the recipient's (None: DEFAULT_LANGUAGE); dates come out in the site's zone.
+    The HTML is autoescaped.
+    """
+    with in_language(language):
+        return Mail(
+            to=to,
+            subject=one_line(render_template(f"mail/{template}.subject.txt", **context)),
+            text=render_template(f"mail/{template}.txt", **context),
+            html=render_template(f"mail/{template}.html", **context),
+        )
 
 
 def build_message(mail, config):

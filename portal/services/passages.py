@@ -296,20 +296,37 @@ def _usable(page_events, now, stats):
 
 def store_page(events, doors, now, stats, outcome):
     """Map, insert and apply one page of door events in one transaction (commits)."""
-    events = _usable(events, now, stats)
-    if not events:
+    fresh = _not_stored(_usable(events, now, stats), stats)
+    if not fresh:
         return
+    received = utcnow()
+    rows, moves = _passage_rows(fresh, doors, received, stats)
+    if rows:
+        db.session.execute(insert(Passage), rows)
+    _save_moves(_apply_moves(moves, stats, outcome), received)
+    db.session.commit()
+    stats["stored"] += len(rows)
+
+
+def _not_stored(events, stats):
+    """The events of the page that no earlier poll stored."""
+    if not events:
+        return []
     ids = [e.event_id for e in events]
     known = select(Passage.hik_event_id).where(Passage.hik_event_id.in_(ids))
     existing = set(db.session.scalars(known))
     fresh = [e for e in events if e.event_id not in existing]
     stats["duplicates"] += len(events) - len(fresh)
+    return fresh
+
+
+def _passage_rows(fresh, doors, received, stats):
+    """Passage rows of the events that belong to a visit, and the moves they make, in order."""
     person_ids = {e.person_id for e in fresh if e.person_id}
-    earliest = min((e.occurred_at for e in fresh), default=now)
-    latest = max((e.occurred_at for e in fresh), default=now)
+    earliest = min(e.occurred_at for e in fresh)
+    latest = max(e.occurred_at for e in fresh)
     candidates = _matching_visits(person_ids, earliest, latest)
     rows, moves = [], []
-    received = utcnow()
     for event in sorted(fresh, key=lambda e: (e.occurred_at, e.event_id)):
         visit = _visit_at(candidates.get(event.person_id, ()), event.occurred_at)
         if visit is None:
@@ -338,8 +355,11 @@ def store_page(events, doors, now, stats, outcome):
         stats["refused" if event.kind == PassageKind.REFUSED else "granted"] += 1
         where = door.name if door is not None else None
         moves.append((visit, event.kind, direction, event.occurred_at, where))
-    if rows:
-        db.session.execute(insert(Passage), rows)
+    return rows, moves
+
+
+def _apply_moves(moves, stats, outcome):
+    """Check guests in and out as the passages say; the visits changed and their history."""
     history, changed = [], {}
     for visit, kind, direction, at, where in moves:
         moved, reason = move(visit, kind=kind, direction=direction, at=at, where=where)
@@ -356,24 +376,29 @@ def store_page(events, doors, now, stats, outcome):
         else:
             outcome.left.append(visit.id)
             stats["checked_out"] += 1
-    if changed:
-        db.session.execute(
-            update(Visit),
-            [
-                {
-                    "id": v.id,
-                    "state": v.state,
-                    "state_reason": v.state_reason,
-                    "checked_in_at": v.checked_in_at,
-                    "checked_out_at": v.checked_out_at,
-                    "updated_at": received,
-                }
-                for v in changed.values()
-            ],
-        )
-        db.session.execute(insert(VisitStateChange), history)
-    db.session.commit()
-    stats["stored"] += len(rows)
+    return changed, history
+
+
+def _save_moves(moved, received):
+    """Write the changed visits and their history in two statements."""
+    changed, history = moved
+    if not changed:
+        return
+    db.session.execute(
+        update(Visit),
+        [
+            {
+                "id": v.id,
+                "state": v.state,
+                "state_reason": v.state_reason,
+                "checked_in_at": v.checked_in_at,
+                "checked_out_at": v.checked_out_at,
+                "updated_at": received,
+            }
+            for v in changed.values()
+        ],
+    )
+    db.session.execute(insert(VisitStateChange), history)
 
 
 def _store_page_safely(events, doors, now, stats, outcome):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, has_app_context
 from PIL import Image, ImageOps
 
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 from portal.services.face_check import DETECT_LONG_SIDE, face_problem
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,11 @@ def _check_dimensions(size):
         raise PhotoError(N_("The photo is too large: at most 64 megapixels."))
     if min(width, height) < MIN_SHORT_SIDE:
         raise PhotoError(
-            N_("The photo is too small: at least %(pixels)d pixels on its short side.")
+            N_plural(
+                "The photo is too small: at least %(pixels)d pixel on its short side.",
+                "The photo is too small: at least %(pixels)d pixels on its short side.",
+                MIN_SHORT_SIDE,
+            )
             % {"pixels": MIN_SHORT_SIDE}
         )
 

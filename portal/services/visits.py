@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal import queue
 from portal.extensions import db
-from portal.i18n import N_
+from portal.i18n import N_, N_plural, normalize
 from portal.models import (
     ACCESS_STATES,
     LIVE_STATES,
@@ -108,13 +108,17 @@ def validate_window(starts_at, ends_at, *, now=None, max_days, current_start=Non
     if ends_at <= starts_at:
         errors["ends_at"] = N_("The end must be after the start.")
     elif ends_at - earliest > timedelta(days=max_days):
-        errors["ends_at"] = N_("A visit can last at most %(days)d days.") % {"days": max_days}
+        errors["ends_at"] = N_plural(
+            "A visit can last at most %(days)d day.",
+            "A visit can last at most %(days)d days.",
+            max_days,
+        ) % {"days": max_days}
     elif ends_at <= now:
         errors["ends_at"] = N_("The end is in the past: choose a later time.")
     return errors
 
 
-def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=None):
+def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=None, language=None):
     """Errors of the guest's details by field, and the cleaned values."""
     values = {
         "full_name": _clean(full_name),
@@ -122,13 +126,18 @@ def validate_guest(*, full_name, email=None, phone=None, company=None, purpose=N
         "phone": _clean(phone),
         "company": _clean(company),
         "purpose": _clean(purpose),
+        "language": normalize(language),
     }
     errors = {}
+    if _clean(language) and not values["language"]:
+        errors["language"] = N_("Choose a language from the list.")
     if not values["full_name"]:
         errors["full_name"] = N_("Enter the guest's full name.")
     for name, limit in LIMITS.items():
         if values[name] and len(values[name]) > limit:
-            errors[name] = N_("At most %(limit)d characters.") % {"limit": limit}
+            errors[name] = N_plural(
+                "At most %(limit)d character.", "At most %(limit)d characters.", limit
+            ) % {"limit": limit}
     if values["email"] and "email" not in errors:
         try:
             values["email"] = validate_email(values["email"], check_deliverability=False).normalized
@@ -177,14 +186,21 @@ def register_visit(
     access_level,
     photo=None,
     invite=None,
+    language=None,
 ):
     """Validate, write Guest + Visit + history in one transaction, then enqueue.
 
     With a photo the visit is ``pending`` and enrolled. Without one, ``invite`` (True, or None
     with an e-mail given) makes it ``awaiting_photo`` and e-mails the guest a personal link.
+    ``language`` is the guest's (their e-mails and page); None leaves it to DEFAULT_LANGUAGE.
     """
     errors, values = validate_guest(
-        full_name=full_name, email=email, phone=phone, company=company, purpose=purpose
+        full_name=full_name,
+        email=email,
+        phone=phone,
+        company=company,
+        purpose=purpose,
+        language=language,
     )
     errors.update(validate_window(starts_at, ends_at, max_days=_max_days()))
     level = resolve_access_level(access_level)
@@ -207,6 +223,7 @@ def register_visit(
         email=values["email"],
         phone=values["phone"],
         company=values["company"],
+        language=values["language"],
         photo=normalized.jpeg if normalized else None,
         photo_sha256=normalized.sha256 if normalized else None,
     )

@@ -8,7 +8,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,12 @@ def check_zip_limits(
     members = archive.infolist()
     if len(members) > max_members:
         raise PhotoArchiveError(
-            N_("%(what)s has more than %(num)d files.") % {"what": what, "num": max_members}
+            N_plural(
+                "%(what)s has more than %(num)d file.",
+                "%(what)s has more than %(num)d files.",
+                max_members,
+            )
+            % {"what": what, "num": max_members}
         )
     total = 0
     for info in members:

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 from portal.models import utcnow
 from portal.services.photos import PhotoError, check_photo, normalize_photo
 from portal.sheets.photo_archive import PhotoArchive, PhotoArchiveError
@@ -151,9 +151,12 @@ def _too_many(number, max_rows):
     return {
         "row": number,
         "column": None,
-        "message": N_(
+        "message": N_plural(
+            "Too many guests: at most %(num)d row per sheet. This row and the rows "
+            "after it were not read; split the list into several files.",
             "Too many guests: at most %(num)d rows per sheet. This row and the rows "
-            "after it were not read; split the list into several files."
+            "after it were not read; split the list into several files.",
+            max_rows,
         )
         % {"num": max_rows},
     }

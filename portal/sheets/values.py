@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.i18n import N_
+from portal.i18n import N_, N_plural
 
 PHONE_CHARS = re.compile(r"^\+?[\d\s\-()]+$")
 PHONE_DIGITS = (7, 15)
@@ -61,7 +61,11 @@ def shown(value, limit=40) -> str:
 def check_length(text, limit, what):
     if len(text) > limit:
         raise CellError(
-            N_("%(what)s is too long: at most %(limit)d characters.")
+            N_plural(
+                "%(what)s is too long: at most %(limit)d character.",
+                "%(what)s is too long: at most %(limit)d characters.",
+                limit,
+            )
             % {"what": what, "limit": limit}
         )
     return text

@@ -50,6 +50,8 @@ class VisitForm(WindowForm):
     email = EmailField(_l("Email"))
     phone = TelField(_l("Phone"))
     company = StringField(_l("Company"))
+    # Choices: the site's language first, then every offered one (visits.views.visit_form).
+    language = SelectField(_l("Guest's language"), validate_choice=False)
     purpose = TextAreaField(_l("Purpose"), render_kw={"rows": 2})
     access_level = SelectField(_l("Access level"), coerce=_int_or_none, validate_choice=False)
     photo = FileField(

@@ -23,7 +23,7 @@ from werkzeug.routing import BuildError
 from portal.auth.roles import role_required
 from portal.extensions import db
 from portal.formatting import local_to_utc, site_zone, utc_to_local
-from portal.i18n import N_
+from portal.i18n import N_, language_choices, language_name
 from portal.models import Role, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, redis_connection
 from portal.services import invitations, submissions
@@ -139,9 +139,16 @@ def visit_form(**kwargs):
     if len(form.levels) > 1:
         # No silent default among several levels: the host picks one (or the site's default).
         form.access_level.choices.insert(0, ("", CHOOSE))
+    form.language.choices = guest_language_choices()
     if not submissions.valid_token(form.form_nonce.data):
         form.form_nonce.data = submissions.new_token()
     return form
+
+
+def guest_language_choices():
+    """The guest's language: left to the site's default (stored as none), or one offered."""
+    default = language_name(current_app.config["DEFAULT_LANGUAGE"])
+    return [("", _("The site's language (%(name)s)", name=default)), *language_choices()]
 
 
 def fill_defaults(form):
@@ -200,6 +207,7 @@ def new():
             purpose=form.purpose.data,
             access_level=form.access_level.data,
             photo=upload(form.photo),
+            language=form.language.data,
         )
     except visit_service.VisitValidationError as error:
         show_errors(form, error.fields)

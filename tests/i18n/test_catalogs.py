@@ -109,3 +109,22 @@ def test_translations_keep_their_placeholders(code):
             ):
                 wrong.append(ids[0])
     assert wrong == [], f"{code}: placeholders differ from the English: {wrong[:10]}"
+
+
+# Words that may follow a count in a sentence without plural forms: units and prepositions
+# that do not change with the number ("32 МБ", "5 мин", "от 7 до 15").
+UNINFLECTED = {"МБ", "мин", "пикс", "до", "из", "больше"}
+COUNT_AND_WORD = re.compile(r"%\(\w+\)d\s+([^\W\d_]+)")
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_a_count_followed_by_a_noun_has_plural_forms(code):
+    """A count sentence is an ngettext entry, or its noun is out of the count's way."""
+    single = [
+        message.id
+        for message in catalog(code)
+        if message.id and not message.pluralizable
+        for word in COUNT_AND_WORD.findall(message.string)
+        if word not in UNINFLECTED
+    ]
+    assert single == [], f"{code}: counts without plural forms: {single[:10]}"

@@ -1,6 +1,6 @@
 """Which language a page speaks, Russian plurals, and dates in the viewer's language."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_babel import force_locale, ngettext
@@ -8,6 +8,7 @@ from flask_babel import force_locale, ngettext
 from portal.extensions import db
 from portal.formatting import local_time, time_range
 from portal.i18n import N_, shown
+from portal.services.visits import validate_window
 from tests.fixtures.app import client_for, csrf_token
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
@@ -84,11 +85,39 @@ def test_api_speaks_english_unless_asked(app, host_user):
 
 
 @pytest.mark.parametrize(
-    ("count", "text"), [(1, "1 гость"), (2, "2 гостя"), (5, "5 гостей"), (21, "21 гость")]
+    ("count", "text"),
+    [
+        (1, "1 гость"),
+        (2, "2 гостя"),
+        (5, "5 гостей"),
+        (11, "11 гостей"),
+        (12, "12 гостей"),
+        (21, "21 гость"),
+        (22, "22 гостя"),
+        (0, "0 гостей"),
+    ],
 )
 def test_russian_plurals(app, count, text):
     with app.test_request_context(), force_locale("ru"):
         assert ngettext("%(num)d guest", "%(num)d guests", count) == text
+
+
+@pytest.mark.parametrize(
+    ("days", "english", "russian"),
+    [
+        (1, "at most 1 day.", "не больше 1 дня."),
+        (2, "at most 2 days.", "не больше 2 дней."),
+        (5, "at most 5 days.", "не больше 5 дней."),
+        (21, "at most 21 days.", "не больше 21 дня."),
+    ],
+)
+def test_a_stored_sentence_with_a_count_takes_the_languages_plural(app, days, english, russian):
+    start = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
+    errors = validate_window(start, start + timedelta(days=days + 1), max_days=days)
+    stored = errors["ends_at"]
+    assert stored == f"A visit can last {english}"  # kept in English, the right English form
+    with app.test_request_context(), force_locale("ru"):
+        assert shown(stored) == f"Визит может длиться {russian}"
 
 
 def test_dates_in_the_site_zone_and_the_viewers_language(app):
@@ -124,4 +153,15 @@ def test_a_sentence_inside_a_stored_sentence_is_translated_too(app):
         assert shown(text) == (
             "Время визита закончилось; HikCentral не смог удалить гостя: "
             "HikCentral отклонил фото: лицо не найдено."
+        )
+
+
+def test_a_count_named_num_is_filled_once(app):
+    from portal.services.accounts import MIN_PASSWORD_LENGTH, password_problem
+
+    stored = password_problem("x")
+    assert stored == f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    with app.test_request_context(), force_locale("ru"):
+        assert shown(stored) == (
+            f"Пароль должен содержать не меньше {MIN_PASSWORD_LENGTH} символов."
         )

@@ -88,13 +88,15 @@ def english_words(text, data_values):
 
 
 def untranslated(russian_html, english_html, data_values):
-    english = set(texts_of(english_html))
+    """The texts of a Russian page left in English (see the module's docstring)."""
+    return untranslated_texts(texts_of(russian_html), texts_of(english_html), data_values)
+
+
+def untranslated_texts(russian_texts, english_texts, data_values):
+    """The Russian texts that have English words and read the same in English."""
+    english = set(english_texts)
     return sorted(
-        {
-            text
-            for text in texts_of(russian_html)
-            if english_words(text, data_values) and text in english
-        }
+        {text for text in russian_texts if english_words(text, data_values) and text in english}
     )
 
 
@@ -184,6 +186,10 @@ def test_every_page_for_every_role_is_russian(app, world, host_user, organizer_u
             english = client.get(url, headers={"Accept-Language": "en"})
             russian = client.get(url, headers={"Accept-Language": "ru"})
             assert russian.status_code == english.status_code, url
+            # The page's language, for the browser (its date pickers, hyphenation, speech);
+            # a fragment (a list's rows refreshed in place) has no <html> of its own.
+            page = russian.get_data(as_text=True)
+            assert "<html" not in page or '<html lang="ru">' in page, url
             walked += 1
             missing = untranslated(
                 russian.get_data(as_text=True), english.get_data(as_text=True), data
