@@ -4,6 +4,7 @@
 """
 
 import os
+import re
 from pathlib import Path
 
 from portal.i18n import N_
@@ -51,6 +52,16 @@ def _ints(name, default):
 def _str(name, default=None):
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _notices_by_language():
+    """PRIVACY_NOTICE_<LANGUAGE> (PRIVACY_NOTICE_RU, ...): the site's own notice per language."""
+    found = {}
+    for name, value in os.environ.items():
+        match = re.fullmatch(r"PRIVACY_NOTICE_([A-Z]{2,3})", name)
+        if match and value.strip():
+            found[match.group(1).lower()] = value.strip()
+    return found
 
 
 def from_environment():
@@ -176,6 +187,8 @@ def from_environment():
         "INVITE_REMINDER_HOURS": _int("INVITE_REMINDER_HOURS", 24),
         # The privacy notice the guest agrees to on their page, and its version (recorded).
         "PRIVACY_NOTICE": _str("PRIVACY_NOTICE", DEFAULT_PRIVACY_NOTICE),
+        # The site's own notice in a language ({"ru": "..."}), before PRIVACY_NOTICE.
+        "PRIVACY_NOTICES": _notices_by_language(),
         "PRIVACY_NOTICE_VERSION": _str("PRIVACY_NOTICE_VERSION", "1"),
         # Folder the development SMTP sink of `make run` writes messages to (Mailbox page).
         "MAILBOX_DIR": _str("MAILBOX_DIR"),

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
 from portal.guest.forms import GuestPageForm
-from portal.i18n import prefer_language
+from portal.i18n import current_language, prefer_language
 from portal.services import invitations
 from portal.services.visits import VisitValidationError
 
@@ -39,7 +39,7 @@ def _page(invitation, form, status=200):
             visit=visit,
             form=form,
             place=invitations.place_of(visit),
-            notice=current_app.config["PRIVACY_NOTICE"],
+            notice=invitations.privacy_notice(current_language()),
         ),
         status,
     )

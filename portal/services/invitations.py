@@ -99,6 +99,12 @@ def place_of(visit):
     return visit.access_level.name
 
 
+def privacy_notice(language):
+    """The notice a guest reading ``language`` agrees to (PRIVACY_NOTICE_<LANGUAGE> first)."""
+    config = current_app.config
+    return (config.get("PRIVACY_NOTICES") or {}).get(language) or config["PRIVACY_NOTICE"]
+
+
 def current_invitation(visit):
     """The visit's latest invitation, or None."""
     return db.session.scalars(

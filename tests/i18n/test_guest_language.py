@@ -2,12 +2,15 @@
 offered, and the one the guest's invitation speaks."""
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
+from portal.config import from_environment
 from portal.extensions import db
 from portal.models import Visit
 from tests.api.conftest import bearer
 from tests.api.test_visits import payload
+from tests.i18n.test_mail_walk import invite, link_of
 from tests.invitations.test_host_pages import register
 
 
@@ -35,6 +38,8 @@ def test_a_host_chooses_a_russian_guests_language_and_the_invitation_is_russian(
     work()
     [invitation] = smtp_server.handler.messages
     assert invitation["Subject"].startswith("Ваш визит ")
+    page = host_client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "Language of the guest's e-mails and page: Русский." in page
 
 
 def test_left_to_the_site_the_guests_language_is_none(host_client, level):
@@ -54,3 +59,20 @@ def test_the_api_takes_and_gives_the_guests_language(app, level, host_user):
     refused = api.post("/api/v1/visits", json=body, headers=headers)
     assert refused.status_code == 400
     assert refused.get_json()["fields"] == {"guest.language": "Choose a language from the list."}
+
+
+def test_a_site_notice_per_language_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PRIVACY_NOTICE_RU", "  Фото используется только для прохода.  ")
+    monkeypatch.setenv("PRIVACY_NOTICE_VERSION", "7")
+    notices = from_environment()["PRIVACY_NOTICES"]
+    assert notices == {"ru": "Фото используется только для прохода."}
+
+
+def test_the_guest_reads_the_sites_notice_in_their_language(app, host_user, level):
+    app.config["PRIVACY_NOTICES"] = {"ru": "Фото используется только для прохода."}
+    link = link_of(invite(host_user, level))
+    client = app.test_client()
+    russian = client.get(link, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert '<p class="privacy-notice" id="privacy-notice">Фото используется только' in russian
+    english = app.test_client().get(link, headers={"Accept-Language": "en"})
+    assert str(escape(app.config["PRIVACY_NOTICE"])) in english.get_data(as_text=True)

@@ -22,6 +22,7 @@ from portal.services.mail import one_line
 from tests.fixtures.app import CSRF_FIELD
 from tests.i18n.test_walk import texts_of, untranslated, untranslated_texts
 from tests.invitations.conftest import guest_photo
+from tests.services.test_face_check import jpeg
 
 LANGUAGES = ("en", "ru")
 GUEST, COMPANY, HOST = "Ирина Гостева", "ООО Ромашка", "Анна Смирнова"
@@ -154,12 +155,6 @@ def test_without_a_chosen_language_the_guest_is_written_in_the_sites(site, work,
 # --- the guest's page -------------------------------------------------------------------------
 
 
-def white_jpeg():
-    buffer = io.BytesIO()
-    Image.new("RGB", (640, 480), (255, 255, 255)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 def post(client, url, headers, photo=b"", **fields):
     page = client.get(url, headers=headers).get_data(as_text=True)
     data = {
@@ -181,7 +176,7 @@ def guest_page_states(app, host, level, language):
     answers = {
         "page": client.get(link, headers=headers),
         "missing everything": post(client, link, headers, full_name="", consent=""),
-        "no face": post(client, link, headers, photo=white_jpeg()),
+        "no face": post(client, link, headers, photo=jpeg(Image.new("RGB", (640, 480), "white"))),
         "not an image": post(client, link, headers, photo=b"%PDF-1.4 not a photo" * 20),
         "no CSRF token": client.post(link, data={"consent": "y"}, headers=headers),
     }
