@@ -37,6 +37,7 @@ JOB_KIND_LABELS = {
     "revoke_visit": _l("Revoke visit"),
     "reapply_visit": _l("Reapply visit"),
     "enroll_import": _l("Enroll import"),
+    "stage_import": _l("Check guest sheet"),
     "monitor_passages": _l("Monitor passages"),
     "expire_visits": _l("Expire visits"),
     "purge_personal_data": _l("Purge personal data"),
@@ -60,6 +61,9 @@ RESULT_LABELS = {
     "attempts": _l("attempts"),
     "value": _l("value"),
     "import": _l("guest list"),
+    "rows_total": _l("rows read"),
+    "rows_valid": _l("valid guests"),
+    "rows_invalid": _l("rows with errors"),
     "total": _l("total"),
     "done": _l("done"),
     "enrolled_now": _l("enrolled now"),
@@ -84,6 +88,8 @@ RESULT_LABELS = {
 
 # Guest list (GuestImport) state -> its words.
 IMPORT_STATE_LABELS = {
+    ImportState.STAGING: _l("Checking the sheet"),
+    ImportState.FAILED: _l("Failed"),
     ImportState.VALIDATED: _l("Checked, waiting for import"),
     ImportState.CONFIRMED: _l("Confirmed"),
     ImportState.ENROLLING: _l("Enrolling"),

@@ -187,6 +187,8 @@ OPEN_JOB_STATES = (JobState.QUEUED.value, JobState.STARTED.value)
 class ImportState(enum.StrEnum):
     """Where an uploaded guest list (a GuestImport) is."""
 
+    STAGING = "staging"  # its job reads and checks the uploaded files
+    FAILED = "failed"  # staging stopped; state_reason says why
     VALIDATED = "validated"  # checked, waiting for the organizer to confirm it
     CONFIRMED = "confirmed"  # its visits exist; their enrollment is queued
     ENROLLING = "enrolling"
@@ -383,7 +385,14 @@ class GuestImport(db.Model):
     valid_rows: Mapped[list] = mapped_column(JSON, default=list)
     # The uploaded photo archive, kept under instance/ until enrollment is done.
     photos_path: Mapped[str | None] = mapped_column(String(500))
+    # The uploaded sheet, kept beside the archive until the staging job has read it.
+    sheet_path: Mapped[str | None] = mapped_column(String(500))
+    # What the sheet's reader noticed outside the rows (unknown columns...), capped.
+    warnings: Mapped[list | None] = mapped_column(JSON)
+    # staging (its job reads the files) | validated | confirmed | enrolling | done; failed: staging
+    # stopped (state_reason says why); expired: never confirmed, rows and photos purged
     state: Mapped[str] = mapped_column(String(20), default=ImportState.VALIDATED.value)
+    state_reason: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

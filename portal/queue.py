@@ -40,6 +40,7 @@ RETRIED_BY_DEFAULT = {
     "jobs.enroll.reapply_visit",
     "jobs.events.update_guest_windows",
     "jobs.events.revoke_event_guests",
+    "jobs.imports.stage_import",  # a worker that dies mid-way (a killed process) stages again
 }
 
 QUEUE_DOWN_MESSAGE = N_("The job queue is not reachable; try again in a minute.")

@@ -156,7 +156,7 @@ CHANGES = {
     # The guest's page: the link is the credential; an unknown one is refused for everyone.
     ("POST", "/g/{token}"): (410, 410, 410, 410, 410),
     ("POST", "/events/{event_id}/edit"): (LOGIN, 403, 200, 403, 200),
-    ("POST", "/events/{event_id}/imports"): (LOGIN, 403, 302, 403, 302),
+    ("POST", "/events/{event_id}/imports"): (LOGIN, 403, 303, 403, 303),
     ("POST", "/events/new"): (LOGIN, 403, 200, 403, 200),
     ("POST", "/imports/{import_id}/confirm"): (LOGIN, 403, 302, 403, 302),
     ("POST", "/imports/{import_id}/discard"): (LOGIN, 403, 302, 403, 302),

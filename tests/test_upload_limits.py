@@ -40,7 +40,7 @@ def test_a_sheet_upload_may_be_larger(app, organizer_client, organizer_user, acc
     response = organizer_client.post(
         f"/events/{event.id}/imports", data=data, content_type="multipart/form-data"
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "/imports/" in response.headers["Location"]
 
     data = {"csrf_token": token, "file": (io.BytesIO(b"x" * 600_000), "guests.csv")}

@@ -66,10 +66,12 @@ def import_to_dict(guest_import):
         "event": guest_import.event_id,
         "filename": guest_import.filename,
         "state": guest_import.state,
+        "reason": guest_import.state_reason,
         "rows_total": guest_import.rows_total,
         "rows_valid": guest_import.rows_valid,
         "rows_invalid": guest_import.rows_invalid,
         "rows": guest_import.errors or [],
+        "warnings": guest_import.warnings or [],
         "preview": [_guest_row(row) for row in import_service.preview_rows(guest_import)],
         "job": _job(import_enrollment.import_job(guest_import)),
         "visits": import_enrollment.state_counts(guest_import),
@@ -144,15 +146,16 @@ def upload_import(event_id):
             N_("Send the guest sheet as multipart/form-data with a file part named file."), "file"
         )
     try:
-        guest_import = import_service.stage_import(
+        guest_import = import_service.upload_import(
             event, api_user(), request.files.get("file"), request.files.get("photos")
         )
     except import_service.ImportFileError as error:
         return _sheet_error(error.message, error.field, error.rows)
-    body = import_to_dict(guest_import)
-    body["warnings"] = list(getattr(guest_import, "warnings", []))
+    except QueueUnavailable:
+        raise ApiError(503, QUEUE_DOWN_MESSAGE) from None
+    # Accepted: its job checks the files; GET the Location until "state" leaves "staging".
     location = url_for("api.get_import", import_id=guest_import.id)
-    return body, 201, {"Location": location}
+    return import_to_dict(guest_import), 202, {"Location": location}
 
 
 @bp.get("/imports/<int:import_id>")

@@ -187,12 +187,13 @@ def run_import_enrollment(guests, latency_ms=300.0, rate=(10, 1.0), *, redis_url
                     organizer, event = _seed(db, guests)
                     sheet, photos = guest_sheet(guests)
                     started = time.perf_counter()
-                    guest_import = imports.stage_import(
+                    guest_import = imports.store_upload(
                         event,
                         organizer,
                         (io.BytesIO(sheet), "guests.csv"),
                         (io.BytesIO(photos), "p.zip"),
                     )
+                    imports.stage_import(guest_import)  # what its job does, timed here
                     stage_seconds = time.perf_counter() - started
                     del sheet, photos
 

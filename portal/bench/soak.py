@@ -83,9 +83,10 @@ def _import(app, organizer_id, event_id, guests):
     sheet, photos = guest_sheet(guests)
     with app.app_context():
         organizer, event = db.session.get(User, organizer_id), db.session.get(Event, event_id)
-        staged = imports.stage_import(
+        staged = imports.store_upload(
             event, organizer, (io.BytesIO(sheet), "guests.csv"), (io.BytesIO(photos), "p.zip")
         )
+        imports.stage_import(staged)  # in this process: the soak is about enrollment
         imports.confirm_import(staged, organizer)
         db.session.remove()
 

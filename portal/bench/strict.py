@@ -122,9 +122,10 @@ def run_strict(singles=3, guests=50, latency_ms=50.0, *, redis_url=None):
 
                     control.configure(fault_script=LOST_ADD_SCRIPT)
                     sheet, photos = guest_sheet(guests)
-                    staged = imports.stage_import(
+                    staged = imports.store_upload(
                         event, host, (io.BytesIO(sheet), "g.csv"), (io.BytesIO(photos), "p.zip")
                     )
+                    imports.stage_import(staged)
                     _to_private_queue(redis, imports.confirm_import(staged, host), queue)
                     _work(redis, queue)
                     seconds = time.perf_counter() - started

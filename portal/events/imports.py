@@ -11,7 +11,7 @@ from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.i18n import current_language, shown
-from portal.models import GuestImport, Role, VisitState
+from portal.models import GuestImport, ImportState, Role, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
 from portal.services import events as event_service
 from portal.services import import_enrollment
@@ -71,13 +71,15 @@ def upload_import(event_id):
     sheet = request.files.get("file")
     photos = request.files.get("photos")
     try:
-        guest_import = import_service.stage_import(event, current_user, sheet, photos)
+        guest_import = import_service.upload_import(event, current_user, sheet, photos)
     except import_service.ImportFileError as error:
         flash(error.message, "error")
-        return redirect(url_for("events.show", event_id=event.id))
-    for warning in getattr(guest_import, "warnings", []):
-        flash(warning, "warning")
-    return redirect(url_for("events.show_import", import_id=guest_import.id))
+        return redirect(url_for("events.show", event_id=event.id), 303)
+    except QueueUnavailable:
+        flash(QUEUE_DOWN_MESSAGE, "error")
+        return redirect(url_for("events.show", event_id=event.id), 303)
+    # The staging job reads the files; the import page follows it and then shows the preview.
+    return redirect(url_for("events.show_import", import_id=guest_import.id), 303)
 
 
 @bp.get("/imports/<int:import_id>")
@@ -94,6 +96,8 @@ def show_import(import_id):
         shape=GuestRow.from_dict,
     )
     job = import_enrollment.import_job(guest_import)
+    if job is not None and job.kind == "stage_import" and guest_import.state != ImportState.STAGING:
+        job = None  # the check is over: the page shows its outcome
     failed = db.session.scalars(
         import_enrollment.failed_visits(guest_import).limit(FAILED_SHOWN)
     ).all()

@@ -25,7 +25,6 @@ from portal.models import (
     ACCESS_STATES,
     OPEN_JOB_STATES,
     Guest,
-    GuestImport,
     ImportState,
     JobRecord,
     Visit,
@@ -44,6 +43,16 @@ MAX_CHUNK = 200
 # States a visit of an import is still waiting in (enrolling: a run died half-way).
 WAITING_STATES = (VisitState.PENDING.value, VisitState.ENROLLING.value)
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
+# States of an import that has no visits to enroll (yet).
+NOT_CONFIRMED = tuple(
+    state.value
+    for state in (
+        ImportState.STAGING,
+        ImportState.VALIDATED,
+        ImportState.FAILED,
+        ImportState.EXPIRED,
+    )
+)
 
 
 def _job_timeout(count):
@@ -78,22 +87,14 @@ def start_enrollment(guest_import, user) -> JobRecord:
 
 
 def import_job(guest_import) -> JobRecord | None:
-    """The import's latest enrollment job, or None."""
+    """The import's latest job (its staging, then its enrollment), or None."""
     return db.session.get(JobRecord, guest_import.job_id) if guest_import.job_id else None
 
 
 def is_running(guest_import) -> bool:
-    """Whether an enrollment job of the import is queued or running."""
+    """Whether the import's latest job (staging or enrollment) is queued or running."""
     record = import_job(guest_import)
     return record is not None and record.state in OPEN_JOB_STATES
-
-
-def load_import(import_id):
-    """The import ``import_id``, or a JobFailure when it no longer exists."""
-    guest_import = db.session.get(GuestImport, import_id)
-    if guest_import is None:
-        raise JobFailure(N_("Guest list %(id)d no longer exists.") % {"id": import_id})
-    return guest_import
 
 
 def state_counts(guest_import) -> dict[str, int]:
@@ -294,7 +295,7 @@ def enroll_import(
     A transient failure that affects a whole chunk, or leaves guests waiting at the end, is
     raised (after the finished work is committed) so the job is retried and resumes.
     """
-    if guest_import.state == ImportState.VALIDATED:
+    if guest_import.state in NOT_CONFIRMED:
         raise JobFailure(N_("This guest list has not been confirmed yet."))
     config = current_app.config
     run = _Run(

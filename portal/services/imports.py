@@ -1,14 +1,15 @@
 """Guest lists: stage (validate) a sheet, confirm it, discard it, retry its failed guests.
 
-Nothing is written until a sheet has been read and every row checked: ``stage_import`` keeps the
-counts, the row errors and the valid rows on a GuestImport (state ``validated``). ``confirm_import``
-creates every visit in ONE transaction and starts the enrollment (``import_enrollment``) after
-the commit (architecture.md, flow 3).
+Nothing is written until a sheet has been read and every row checked. The upload request only
+stores the files (``upload_import``: a GuestImport in state ``staging``); its job
+(``stage_import``) reads them and keeps the counts, the row errors and the valid rows on the
+import (``validated``), or ends it ``failed`` with a sentence. ``confirm_import`` creates every
+visit in ONE transaction and starts the enrollment (``import_enrollment``) after the commit
+(architecture.md, flow 3).
 """
 
 import logging
 import shutil
-import uuid
 from pathlib import Path
 
 from flask import current_app
@@ -28,10 +29,15 @@ from portal.models import (
     VisitState,
     utcnow,
 )
-from portal.services import audit, invitations
+from portal.services import audit, import_files, invitations
 from portal.services.brief import cap_text, cap_warnings
-from portal.services.import_enrollment import WAITING_STATES, is_running, start_enrollment
-from portal.services.import_files import delete_archive, imports_dir, purge_import_files
+from portal.services.import_enrollment import (
+    NOT_CONFIRMED,
+    WAITING_STATES,
+    is_running,
+    start_enrollment,
+)
+from portal.services.jobs import JobFailure
 from portal.services.photos import PhotoError, normalize_photo
 from portal.services.visits import set_state
 from portal.sheets import (
@@ -65,9 +71,25 @@ CANNOT_DISCARD = N_(
     "This guest list was confirmed: its guests stay registered, it cannot be discarded."
 )
 # Imports that were never confirmed (no visit came from them): they may be discarded.
-UNCONFIRMED_STATES = (ImportState.VALIDATED.value, ImportState.EXPIRED.value)
+UNCONFIRMED_STATES = (
+    ImportState.VALIDATED.value,
+    ImportState.EXPIRED.value,
+    ImportState.FAILED.value,
+)
+STAGING_TIMEOUT = 30 * 60  # seconds: a sheet of the most rows, each with a large photo
+STILL_STAGING = N_("The sheet is still being checked; confirm it once its preview is shown.")
+STAGING_FAILED = N_("This upload could not be used: upload the guest sheet again.")
+FILES_GONE = N_("The uploaded files are no longer there: upload the guest sheet again.")
 IMPORTED = N_("Imported from %(filename)s.")
 EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer change.")
+
+
+# States of an import that cannot be confirmed, and why.
+REFUSED_CONFIRM = {
+    ImportState.EXPIRED: UPLOAD_EXPIRED,
+    ImportState.STAGING: STILL_STAGING,
+    ImportState.FAILED: STAGING_FAILED,
+}
 
 
 class ImportFileError(ValueError):
@@ -96,6 +118,14 @@ class ImportStateError(Exception):
 # --- staging ---------------------------------------------------------------------------------
 
 
+def load_import(import_id):
+    """The import ``import_id`` (for a job), or a JobFailure when it no longer exists."""
+    guest_import = db.session.get(GuestImport, import_id)
+    if guest_import is None:
+        raise JobFailure(N_("Guest list %(id)d no longer exists.") % {"id": import_id})
+    return guest_import
+
+
 def _upload_parts(upload):
     """(stream, filename) of a werkzeug FileStorage, a (stream, filename) pair, or None."""
     if upload is None:
@@ -119,11 +149,9 @@ def _check_sheet_name(stream, filename):
         raise ImportFileError(f"{filename} is not a guest sheet: upload a CSV or .xlsx file.")
 
 
-def _save_archive(stream, filename, directory) -> Path:
-    """Copy the uploaded ZIP to ``directory`` (bounded, private) and return its path."""
+def _save(stream, filename, path, *, field) -> int:
+    """Copy an uploaded file to ``path`` (private, at most MAX_IMPORT_UPLOAD); its size."""
     limit = current_app.config["MAX_IMPORT_UPLOAD"]
-    directory.mkdir(parents=True, mode=0o700)
-    path = directory / "photos.zip"
     size = 0
     with open(path, "wb") as out:
         path.chmod(0o600)
@@ -131,14 +159,10 @@ def _save_archive(stream, filename, directory) -> Path:
             size += len(chunk)
             if size > limit:
                 raise ImportFileError(
-                    f"{filename} is larger than {limit // (1024 * 1024)} MB.", field="photos"
+                    f"{filename} is larger than {limit // (1024 * 1024)} MB.", field=field
                 )
             out.write(chunk)
-    if size == 0:
-        raise ImportFileError(
-            N_("The photo archive %(name)s is empty.") % {"name": filename}, field="photos"
-        )
-    return path
+    return size
 
 
 def _open_archive(path):
@@ -180,55 +204,149 @@ def _validate(stream, filename, event, archive):
         raise ImportFileError(exc.message, field="photos") from exc
 
 
-def stage_import(event, user, sheet_file, photos_file=None):
-    """Read and validate a guest sheet (+ photo ZIP) into a GuestImport(validated); commits.
+def store_upload(event, user, sheet_file, photos_file=None) -> GuestImport:
+    """Keep the uploaded sheet (+ photo ZIP) on a new GuestImport(staging); commits.
 
-    Raises ImportFileError (nothing written, no file kept) when a file cannot be used.
+    Only the bytes are copied (``stage_import`` reads them). Raises ImportFileError (nothing
+    written, no file kept) when the upload is not a guest sheet or is too large.
     """
     if event.cancelled_at is not None:
         raise ImportFileError(EVENT_CANCELLED)
     stream, filename = _upload_parts(sheet_file)
     _check_sheet_name(stream, filename)
     photo_stream, photo_name = _upload_parts(photos_file)
-    directory = imports_dir() / uuid.uuid4().hex
-    archive = None
+    directory = import_files.new_folder()
     try:
+        sheet_path = directory / f"sheet{Path(filename).suffix.lower()}"
+        _save(stream, filename, sheet_path, field="file")
+        photos_path = None
         if photo_stream is not None and photo_name:
-            path = _save_archive(photo_stream, photo_name, directory)
-            archive = _open_archive(path)
-        report = _validate(stream, filename, event, archive)
-    except BaseException:
-        if archive is not None:
-            archive.close()
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    archive_used = archive is not None and any(row.photo_name for row in report.rows)
-    if archive is not None:
-        archive.close()
-        if not archive_used:
-            shutil.rmtree(directory, ignore_errors=True)  # nothing in it will be imported
-    guest_import = GuestImport(
-        event=event,
-        uploaded_by=user,
-        filename=filename[:255],
-        rows_total=report.rows_total,
-        rows_valid=report.rows_valid,
-        rows_invalid=report.rows_invalid,
-        errors=list(report.errors),
-        valid_rows=[row.to_dict() for row in report.rows],
-        photos_path=str(directory / "photos.zip") if archive_used else None,
-        state=ImportState.VALIDATED.value,
-    )
-    guest_import.warnings = cap_warnings(report.warnings)  # shown once, not stored
-    db.session.add(guest_import)
-    audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
-    try:
+            photos_path = directory / "photos.zip"
+            if not _save(photo_stream, photo_name, photos_path, field="photos"):
+                raise ImportFileError(
+                    N_("The photo archive %(name)s is empty.") % {"name": photo_name},
+                    field="photos",
+                )
+        guest_import = GuestImport(
+            event=event,
+            uploaded_by=user,
+            filename=filename[:255],
+            sheet_path=str(sheet_path),
+            photos_path=str(photos_path) if photos_path else None,
+            state=ImportState.STAGING.value,
+        )
+        db.session.add(guest_import)
+        audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return guest_import
+
+
+def start_staging(guest_import, user) -> JobRecord:
+    """Enqueue ``jobs.imports.stage_import`` for a stored upload; raises QueueUnavailable."""
+    record = queue.enqueue(
+        "jobs.imports.stage_import",
+        guest_import.id,
+        kind="stage_import",
+        subject_type="import",
+        subject_id=guest_import.id,
+        created_by=user,
+        job_timeout=STAGING_TIMEOUT,
+    )
+    guest_import.job_id = record.id
+    db.session.commit()
+    return record
+
+
+def upload_import(event, user, sheet_file, photos_file=None) -> GuestImport:
+    """Store an upload and enqueue its staging, so the request answers at once; commits.
+
+    Raises ImportFileError as ``store_upload`` does, and queue.QueueUnavailable when Redis is
+    down (the import then ends failed with that sentence and its files are deleted).
+    """
+    guest_import = store_upload(event, user, sheet_file, photos_file)
+    try:
+        start_staging(guest_import, user)
+    except queue.QueueUnavailable:
+        fail_staging(guest_import, queue.QUEUE_DOWN_MESSAGE)
+        raise
+    return guest_import
+
+
+def _check_files(guest_import):
+    """(validation report, whether a row takes a photo) of the import's stored files."""
+    event = guest_import.event
+    if event.cancelled_at is not None:
+        raise ImportFileError(EVENT_CANCELLED)
+    archive = None
+    try:
+        if guest_import.photos_path:
+            archive = _open_archive(guest_import.photos_path)
+        with open(guest_import.sheet_path or "", "rb") as stream:
+            report = _validate(stream, guest_import.filename, event, archive)
+    except OSError as exc:  # the folder was purged meanwhile
+        raise ImportFileError(FILES_GONE) from exc
+    finally:
+        if archive is not None:
+            archive.close()
+    return report, archive is not None and any(row.photo_name for row in report.rows)
+
+
+def stage_import(guest_import) -> dict:
+    """Read and check a stored upload (the staging job): validated, or failed with a sentence.
+
+    Safe to run again (a retried job): an import that is no longer staging is left as it is.
+    Raises JobFailure, once the failure is recorded on the import, when a file cannot be used.
+    """
+    if guest_import.state == ImportState.STAGING:
+        try:
+            report, archive_used = _check_files(guest_import)
+        except ImportFileError as error:
+            fail_staging(guest_import, error.message, rows=error.rows)
+            raise JobFailure(error.message) from error
+        _keep_report(guest_import, report, archive_used)
+    return {
+        "import": guest_import.id,
+        "rows_total": guest_import.rows_total,
+        "rows_valid": guest_import.rows_valid,
+        "rows_invalid": guest_import.rows_invalid,
+    }
+
+
+def _keep_report(guest_import, report, archive_used):
+    """Store the report (import validated), then delete the files nothing will read; commits."""
+    sheet_path, photos_path = guest_import.sheet_path, guest_import.photos_path
+    guest_import.rows_total = report.rows_total
+    guest_import.rows_valid = report.rows_valid
+    guest_import.rows_invalid = report.rows_invalid
+    guest_import.errors = list(report.errors)
+    guest_import.valid_rows = [row.to_dict() for row in report.rows]
+    guest_import.warnings = cap_warnings(report.warnings)
+    guest_import.sheet_path = None
+    guest_import.photos_path = photos_path if archive_used else None
+    guest_import.state = ImportState.VALIDATED.value
+    db.session.commit()
+    # Only after the commit: a job that dies before it finds its files again when retried.
+    if photos_path and not archive_used:
+        import_files.delete_archive(photos_path, guest_import.id)  # the folder, sheet included
+    elif sheet_path:
+        Path(sheet_path).unlink(missing_ok=True)
+
+
+def fail_staging(guest_import, sentence, *, rows=()) -> None:
+    """End an import's staging as failed with ``sentence``; its files are deleted; commits."""
+    paths = [path for path in (guest_import.sheet_path, guest_import.photos_path) if path]
+    guest_import.state = ImportState.FAILED.value
+    guest_import.state_reason = cap_text(sentence)
+    guest_import.errors = list(rows)
+    guest_import.sheet_path = guest_import.photos_path = None
+    db.session.commit()
+    for path in paths:
+        import_files.delete_archive(path, guest_import.id)
+    log.info("import %s failed its staging", guest_import.id)
 
 
 def preview_rows(guest_import, limit=PREVIEW_ROWS) -> list[GuestRow]:
@@ -262,7 +380,7 @@ def discard_import(guest_import) -> None:
         db.session.expunge(guest_import)
     # The row is gone first: a crash here leaves only a folder, which the retention sweep finds.
     if path:
-        delete_archive(path, import_id)
+        import_files.delete_archive(path, import_id)
     log.info("import %s discarded", import_id)
 
 
@@ -379,8 +497,8 @@ def confirm_import(guest_import, user, *, invite_missing=False) -> JobRecord | N
     Raises ImportStateError when the import was already confirmed or has nothing to import, and
     queue.QueueUnavailable (after the commit: the visits stay pending) when Redis is down.
     """
-    if guest_import.state == ImportState.EXPIRED:
-        raise ImportStateError(UPLOAD_EXPIRED)
+    if guest_import.state in REFUSED_CONFIRM:
+        raise ImportStateError(REFUSED_CONFIRM[guest_import.state])
     if guest_import.event.cancelled_at is not None and guest_import.state == ImportState.VALIDATED:
         raise ImportStateError(EVENT_CANCELLED)
     if guest_import.state != ImportState.VALIDATED:
@@ -409,7 +527,7 @@ def confirm_import(guest_import, user, *, invite_missing=False) -> JobRecord | N
     guest_import = db.session.get(GuestImport, import_id, populate_existing=True)
     log.info("import %s confirmed: %s visits, %s already registered", import_id, created, skipped)
     # The photos now live in the guests' rows: the uploaded archive is no longer needed.
-    purge_import_files(guest_import)
+    import_files.purge_import_files(guest_import)
     record = start_enrollment(guest_import, user)
     if invite_missing:
         _invite_missing(guest_import.event, user)
@@ -426,14 +544,14 @@ def _invite_missing(event, user):
 
 def retry_offered(guest_import, counts) -> bool:
     """Whether a retry has work: confirmed, no job running, guests failed or waiting."""
-    if guest_import.state == ImportState.VALIDATED or is_running(guest_import):
+    if guest_import.state in NOT_CONFIRMED or is_running(guest_import):
         return False
     return any(counts.get(state) for state in (VisitState.FAILED.value, *WAITING_STATES))
 
 
 def retry_failed(guest_import, user) -> JobRecord:
     """Put the import's failed guests back to pending and enqueue the enrollment again."""
-    if guest_import.state == ImportState.VALIDATED:
+    if guest_import.state in NOT_CONFIRMED:
         raise ImportStateError(N_("Confirm the guest list first."))
     if is_running(guest_import):
         raise ImportStateError(STILL_RUNNING)

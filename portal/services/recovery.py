@@ -2,8 +2,9 @@
 
 ``reconcile`` runs every minute (scheduler). It lets RQ find jobs whose worker died (their claim
 lapsed), closes JobRecords whose RQ job no longer exists, hands visits held by a dead run back to
-``pending`` and enqueues every visit left waiting with no live job. It also runs the delivery
-follow-up, whose own deferred job may have been lost with Redis.
+``pending``, enqueues every visit left waiting with no live job and ends the staging of uploads
+whose job stopped for good. It also runs the delivery follow-up, whose own deferred job may have
+been lost with Redis.
 """
 
 import logging
@@ -24,13 +25,14 @@ from portal.i18n import N_
 from portal.models import (
     OPEN_JOB_STATES,
     GuestImport,
+    ImportState,
     JobRecord,
     JobState,
     Visit,
     VisitState,
     utcnow,
 )
-from portal.services import claims, delivery, import_enrollment
+from portal.services import claims, delivery, import_enrollment, imports
 from portal.services import visits as visit_service
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ WORKER_LOST = N_("The worker running this job stopped; the job runs again.")
 WORKER_LOST_FINAL = N_("The worker running this job stopped; its work is queued again.")
 JOB_LOST = N_("The queue lost this job; its work is queued again.")
 RESTARTED = N_("Enrollment is started again: the job that had taken this visit stopped.")
+STAGING_STOPPED = N_("Checking the sheet stopped before it ended: upload it again.")
 LIVE_STATUSES = {
     JobStatus.QUEUED,
     JobStatus.STARTED,
@@ -175,6 +178,24 @@ def waiting_visits(threshold, released):
     return singles, sorted(i for i, live in imports_live.items() if not live)
 
 
+def fail_stopped_stagings(now):
+    """Uploads still staging whose job is gone or failed for good: failed with a sentence."""
+    rows = db.session.execute(
+        select(GuestImport, JobRecord.state)
+        .outerjoin(JobRecord, JobRecord.id == GuestImport.job_id)
+        .where(
+            GuestImport.state == ImportState.STAGING.value,
+            GuestImport.created_at < now - RECORD_GRACE,
+        )
+        .order_by(GuestImport.id)
+        .limit(LIMIT)
+    ).all()
+    stopped = [guest_import for guest_import, state in rows if state in (None, JobState.FAILED)]
+    for guest_import in stopped:
+        imports.fail_staging(guest_import, STAGING_STOPPED)
+    return len(stopped)
+
+
 def requeue(singles, import_ids):
     """One enrollment job per batch of single visits, and one per import; returns the jobs."""
     size = max(1, int(current_app.config["ENROLL_BATCH_SIZE"]))
@@ -194,6 +215,7 @@ def reconcile(client, *, now=None):
     now = now or utcnow()
     threshold = now - timedelta(seconds=current_app.config["RECONCILE_STUCK_SECONDS"])
     summary = {"abandoned": find_abandoned(), "lost_records": close_lost_records(now)}
+    summary["stopped_stagings"] = fail_stopped_stagings(now)
     released = release_dead_claims(threshold)
     singles, import_ids = waiting_visits(threshold, released)
     try:
@@ -213,6 +235,11 @@ def reconcile(client, *, now=None):
         # HikCentral or Redis down: the checks stay due for the next minute.
         db.session.rollback()
         log.warning("delivery follow-up skipped: %s", type(exc).__name__)
-    if released or singles or import_ids or summary["abandoned"] or summary["lost_records"]:
+    if (
+        released
+        or singles
+        or import_ids
+        or any(summary[key] for key in ("abandoned", "lost_records", "stopped_stagings"))
+    ):
         log.warning("reconcile: %s", {k: v for k, v in summary.items() if k != "deliveries"})
     return summary

@@ -189,18 +189,23 @@ def expire_import_uploads(cutoff) -> dict[str, int]:
 
 
 def _delete_unneeded_archives() -> int:
-    """Archives of lists that are no longer waiting for a confirm (confirm copied the photos)."""
+    """Files of lists no longer staging or waiting for a confirm (confirm copied the photos)."""
     unneeded = and_(
-        GuestImport.photos_path.is_not(None), GuestImport.state != ImportState.VALIDATED.value
+        or_(GuestImport.photos_path.is_not(None), GuestImport.sheet_path.is_not(None)),
+        GuestImport.state.not_in((ImportState.STAGING.value, ImportState.VALIDATED.value)),
     )
     deleted = 0
     for ids in _batches(GuestImport.id, unneeded):
         rows = db.session.execute(
-            select(GuestImport.id, GuestImport.photos_path).where(GuestImport.id.in_(ids))
+            select(GuestImport.id, GuestImport.photos_path, GuestImport.sheet_path).where(
+                GuestImport.id.in_(ids)
+            )
         ).all()
-        for import_id, path in rows:
+        for import_id, *paths in rows:
+            # Both files share the upload's folder, which goes as a whole.
+            path = next(path for path in paths if path)
             deleted += import_files.delete_archive(path, import_id)
-        _update(GuestImport, ids, unneeded, {"photos_path": None})
+        _update(GuestImport, ids, unneeded, {"photos_path": None, "sheet_path": None})
         db.session.commit()
     return deleted
 
@@ -212,9 +217,8 @@ def _delete_orphan_folders(cutoff) -> int:
         return 0
     kept = {
         Path(path).parent.resolve()
-        for path in db.session.scalars(
-            select(GuestImport.photos_path).where(GuestImport.photos_path.is_not(None))
-        )
+        for column in (GuestImport.photos_path, GuestImport.sheet_path)
+        for path in db.session.scalars(select(column).where(column.is_not(None)))
     }
     oldest = cutoff.timestamp()
     deleted = 0

@@ -42,6 +42,14 @@ def upload(api, event, headers, data, filename="guests.csv", photos=None):
     )
 
 
+def staged(api, event, headers, data, **kwargs):
+    """Upload, let the staging job run, then GET the import: its body."""
+    response = upload(api, event, headers, data, **kwargs)
+    assert response.status_code == 202, response.get_json()
+    run_worker(api.application.extensions["redis"])
+    return api.get(response.headers["Location"], headers=headers).get_json()
+
+
 def count(model):
     return db.session.scalar(select(func.count()).select_from(model))
 
@@ -85,36 +93,40 @@ def test_hosts_may_not_create_events_or_imports(api, host_user, event):
     assert upload(api, event, headers, sheet(guest_rows(1))).status_code == 403
 
 
-def test_upload_answers_the_validated_import_with_row_errors(api, organizer_headers, event):
+def test_upload_answers_202_and_the_import_is_then_validated_with_row_errors(
+    api, organizer_headers, event, redis_conn
+):
     rows = guest_rows(3, with_photos=True)
     rows[1][1] = "nope@"
     response = upload(
         api, event, organizer_headers, sheet(rows), photos=photos_zip(["g0.jpg", "g1.jpg"])
     )
-    assert response.status_code == 201
-    data = response.get_json()
-    assert response.headers["Location"].endswith(f"/api/v1/imports/{data['id']}")
-    assert data["state"] == "validated"
+    assert response.status_code == 202
+    accepted = response.get_json()
+    assert response.headers["Location"].endswith(f"/api/v1/imports/{accepted['id']}")
+    assert (accepted["state"], accepted["rows_total"], accepted["preview"]) == ("staging", 0, [])
+    assert accepted["job"]["state"] == "queued"
+
+    run_worker(redis_conn)
+    data = api.get(response.headers["Location"], headers=organizer_headers).get_json()
+    assert data["state"] == "validated" and data["reason"] is None
     assert (data["rows_total"], data["rows_valid"], data["rows_invalid"]) == (3, 1, 2)
     by_row = {(e["row"], e["column"]) for e in data["rows"]}
     assert by_row == {(3, "email"), (4, "photo")}
     assert [row["full_name"] for row in data["preview"]] == ["Guest Number0 Tester"]
-    assert data["job"] is None
+    assert data["job"]["state"] == "finished"
+    job = api.get(data["job"]["url"], headers=organizer_headers).get_json()
+    assert job["kind"] == "stage_import" and job["result"]["rows_valid"] == 1
 
 
 @pytest.mark.parametrize(
     ("data", "filename", "photos", "field", "words"),
     [
-        (b"", "guests.csv", None, "file", "is empty"),
-        (b"%PDF-1.7", "guests.csv", None, "file", "PDF"),
         (b"full_name\nAda\n", "guests.docx", None, "file", "upload a CSV"),
-        (b"PK\x03\x04broken", "guests.xlsx", None, "file", "damaged"),
-        (b"email\nx@example.com\n", "guests.csv", None, "file", "name column"),
-        (None, "guests.csv", zip_bomb(), "photos", "ZIP bomb"),
-        (None, "guests.csv", b"not a zip", "photos", "not a valid ZIP"),
+        (None, "guests.csv", b"", "photos", "is empty"),
     ],
 )
-def test_a_bad_file_is_a_400_naming_it(
+def test_what_is_not_a_sheet_is_a_400_naming_it(
     api, organizer_headers, event, data, filename, photos, field, words
 ):
     data = data if data is not None else sheet(guest_rows(1, with_photos=True))
@@ -127,9 +139,30 @@ def test_a_bad_file_is_a_400_naming_it(
     assert count(GuestImport) == 0
 
 
+@pytest.mark.parametrize(
+    ("data", "filename", "photos", "words"),
+    [
+        (b"", "guests.csv", None, "is empty"),
+        (b"%PDF-1.7", "guests.csv", None, "PDF"),
+        (b"PK\x03\x04broken", "guests.xlsx", None, "damaged"),
+        (b"email\nx@example.com\n", "guests.csv", None, "name column"),
+        (None, "guests.csv", zip_bomb(), "ZIP bomb"),
+        (None, "guests.csv", b"not a zip", "not a valid ZIP"),
+    ],
+)
+def test_a_file_the_staging_cannot_read_ends_the_import_failed_with_the_reason(
+    api, organizer_headers, event, data, filename, photos, words
+):
+    data = data if data is not None else sheet(guest_rows(1, with_photos=True))
+    body = staged(api, event, organizer_headers, data, filename=filename, photos=photos)
+    assert body["state"] == "failed" and words in body["reason"]
+    assert (body["rows_valid"], body["preview"]) == (0, [])
+    assert body["job"]["state"] == "failed" and body["job"]["error"] == body["reason"]
+
+
 def test_no_name_column_gives_the_header_row(api, organizer_headers, event):
-    response = upload(api, event, organizer_headers, b"email;phone\nx@example.com;\n")
-    assert response.get_json()["rows"][0]["row"] == 1
+    body = staged(api, event, organizer_headers, b"email;phone\nx@example.com;\n")
+    assert body["rows"][0]["row"] == 1
 
 
 def test_upload_needs_multipart(api, organizer_headers, event):
@@ -141,7 +174,7 @@ def test_upload_needs_multipart(api, organizer_headers, event):
 
 
 def test_confirm_then_follow_to_the_end(api, organizer_headers, event, redis_conn):
-    data = upload(api, event, organizer_headers, sheet(guest_rows(3))).get_json()
+    data = staged(api, event, organizer_headers, sheet(guest_rows(3)))
     response = api.post(f"/api/v1/imports/{data['id']}/confirm", headers=organizer_headers)
     assert response.status_code == 200
     body = response.get_json()

@@ -6,10 +6,9 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Role, VisitState
-from portal.services import imports
 from portal.services.visits import set_state
 from tests.e2e.test_browser import PASSWORD, log_in
-from tests.events.imports_support import guest_rows, make_event, sheet, upload
+from tests.events.imports_support import guest_rows, make_event, sheet, stage_upload, upload
 from tests.fixtures.factories import make_access_level, make_user, make_visit
 
 pytestmark = pytest.mark.slow
@@ -65,7 +64,7 @@ def test_the_import_preview_fits_a_laptop_screen(page):
     rows = guest_rows(3)
     rows[0][1] = "a.rather.long.address.of.somebody@subsidiary.example-company.com"
     rows[0][3] = "A company with a rather long name that has to wrap somewhere"
-    guest_import = imports.stage_import(event, organizer, upload(sheet(rows), "guests.csv"))
+    guest_import = stage_upload(event, organizer, upload(sheet(rows), "guests.csv"))
 
     log_in(page, organizer.email)
     page.goto(f"{page.base_url}/imports/{guest_import.id}")

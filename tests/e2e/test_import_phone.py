@@ -1,13 +1,21 @@
-"""The guest list preview on a 390 px phone: counts on one line, lists stacked, nothing sideways."""
+"""Guest lists in the browser: an upload followed until its preview, and the preview on a 390 px
+phone (counts on one line, lists stacked, nothing sideways)."""
 
 import os
+import re
 
 import pytest
 
 from portal.models import Role
-from portal.services import imports
-from tests.e2e.test_browser import PASSWORD, log_in
-from tests.events.imports_support import guest_rows, make_event, sheet, upload
+from tests.e2e.test_browser import PASSWORD, log_in, run_worker
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    sheet,
+    stage_upload,
+    upload,
+)
 from tests.fixtures.factories import make_access_level, make_user
 
 pytestmark = pytest.mark.slow
@@ -31,7 +39,7 @@ def test_import_preview_reads_well_on_a_phone(browser, live_server, db):
     rows = guest_rows(3)
     rows[0][3] = "A company with a rather long name that has to wrap somewhere"
     rows[2][1] = "broken@"
-    guest_import = imports.stage_import(event, organizer, upload(sheet(rows), "guests.csv"))
+    guest_import = stage_upload(event, organizer, upload(sheet(rows), "guests.csv"))
 
     context = browser.new_context(viewport=PHONE, is_mobile=True)
     try:
@@ -61,3 +69,32 @@ def test_import_preview_reads_well_on_a_phone(browser, live_server, db):
             page.screenshot(path=SCREENSHOT, full_page=True)
     finally:
         context.close()
+
+
+def test_an_uploaded_sheet_is_checked_by_its_job_and_the_page_shows_the_preview(
+    page, db, redis_conn, tmp_path
+):
+    organizer = make_user(Role.ORGANIZER, password=PASSWORD)
+    event = make_event(organizer, make_access_level("Visitors – Lobby", hik_id="1"))
+    sheet_file = tmp_path / "guests.csv"
+    sheet_file.write_bytes(sheet(guest_rows(3, with_photos=True)))
+    photos = tmp_path / "photos.zip"
+    photos.write_bytes(photos_zip(["g0.jpg", "g1.jpg", "g2.jpg"]))
+
+    log_in(page, organizer.email)
+    page.goto(f"{page.base_url}/events/{event.id}")
+    page.set_input_files("#sheet", str(sheet_file))
+    page.set_input_files("#photos", str(photos))
+    page.click("text=Upload and check")
+
+    page.wait_for_url(re.compile(r"/imports/\d+$"))
+    assert page.locator("#import-state").inner_text() == "Checking the sheet"
+    assert page.locator("#staging-note").is_visible()
+
+    run_worker(redis_conn)
+
+    # job-progress.js polls the staging job and reloads the page when it has finished.
+    page.locator("#confirm-form button").wait_for(timeout=15_000)
+    assert page.locator("#confirm-form button").inner_text() == "Import 3 guests"
+    assert page.locator("#import-state").inner_text() == "Checked, waiting for import"
+    assert page.locator("#staging-note").count() == 0

@@ -8,6 +8,7 @@ from rq import Queue, SimpleWorker
 from portal.extensions import db
 from portal.models import Event, utcnow
 from portal.queue import QUEUES
+from portal.services import imports
 from tests.fixtures.sheets import csv_bytes, photo, zip_bytes
 
 HEADERS = ["full_name", "email", "phone", "company", "photo"]
@@ -52,8 +53,15 @@ def photos_zip(names):
 
 
 def upload(data, filename):
-    """The (stream, filename) pair stage_import takes."""
+    """The (stream, filename) pair an upload is given as."""
     return io.BytesIO(data), filename
+
+
+def stage_upload(event, user, sheet_file, photos_file=None):
+    """An upload stored and checked in this process, as its staging job does; the import."""
+    guest_import = imports.store_upload(event, user, sheet_file, photos_file)
+    imports.stage_import(guest_import)
+    return guest_import
 
 
 def run_worker(connection):

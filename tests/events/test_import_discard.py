@@ -10,7 +10,15 @@ from portal.extensions import db
 from portal.models import GuestImport, ImportState, Role, Visit
 from portal.services import imports
 from portal.services.imports import ImportStateError
-from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    run_worker,
+    sheet,
+    stage_upload,
+    upload,
+)
 from tests.fixtures.app import client_for, csrf_token
 from tests.fixtures.factories import make_user
 
@@ -22,7 +30,7 @@ def event(app, organizer_user, access_level):
 
 def stage_with_photos(event, user, count=2):
     names = [f"g{n}.jpg" for n in range(count)]
-    return imports.stage_import(
+    return stage_upload(
         event,
         user,
         upload(sheet(guest_rows(count, with_photos=True)), "guests.csv"),
@@ -81,9 +89,7 @@ def test_an_import_with_visits_is_never_deleted_whatever_its_state_says(
 
 
 def test_an_expired_upload_can_be_discarded_and_not_confirmed(app, event, organizer_user):
-    guest_import = imports.stage_import(
-        event, organizer_user, upload(sheet(guest_rows(1)), "guests.csv")
-    )
+    guest_import = stage_upload(event, organizer_user, upload(sheet(guest_rows(1)), "guests.csv"))
     guest_import.state = ImportState.EXPIRED
     db.session.commit()
     with pytest.raises(ImportStateError) as caught:
@@ -101,7 +107,11 @@ def post_upload(client, event, rows):
         "csrf_token": csrf_token(client, f"/events/{event.id}"),
         "file": (io.BytesIO(sheet(rows)), "guests.csv"),
     }
-    return client.post(f"/events/{event.id}/imports", data=form, content_type="multipart/form-data")
+    response = client.post(
+        f"/events/{event.id}/imports", data=form, content_type="multipart/form-data"
+    )
+    run_worker(client.application.extensions["redis"])  # the staging job
+    return response
 
 
 def latest_import():

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import GuestImport, ImportState, JobRecord, Role, Visit
 from portal.services import imports
+from portal.sheets import validate
 from tests.events.imports_support import (
     guest_rows,
     make_event,
@@ -26,14 +27,19 @@ def event(app, organizer_user, level):
     return make_event(organizer_user, level)
 
 
-def post_upload(client, event, data, filename="guests.csv", photos=None, token=None):
+def post_upload(client, event, data, filename="guests.csv", photos=None, token=None, stage=True):
     form = {
         "csrf_token": token or csrf_token(client, f"/events/{event.id}"),
         "file": (io.BytesIO(data), filename),
     }
     if photos is not None:
         form["photos"] = (io.BytesIO(photos), "photos.zip")
-    return client.post(f"/events/{event.id}/imports", data=form, content_type="multipart/form-data")
+    response = client.post(
+        f"/events/{event.id}/imports", data=form, content_type="multipart/form-data"
+    )
+    if stage:
+        run_worker(client.application.extensions["redis"])  # the staging job
+    return response
 
 
 def imports_count():
@@ -50,7 +56,7 @@ def test_upload_shows_the_preview_with_errors_by_row_and_column(organizer_client
     rows[2][1] = "broken@"
     response = post_upload(organizer_client, event, sheet(rows))
     guest_import = latest_import()
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/imports/{guest_import.id}")
 
     page = organizer_client.get(f"/imports/{guest_import.id}").get_data(as_text=True)
@@ -68,6 +74,39 @@ def test_upload_shows_the_preview_with_errors_by_row_and_column(organizer_client
     zone = organizer_client.application.config["TIMEZONE"]
     moment = first.starts_at.astimezone(zone)
     assert f"{moment.day} {moment:%b %Y, %H:%M}" in page
+
+
+def test_the_upload_answers_at_once_and_the_page_follows_the_staging(
+    organizer_client, event, redis_conn, monkeypatch
+):
+    def not_in_the_request(*args, **kwargs):
+        raise AssertionError("the upload request read the sheet or decoded a photo")
+
+    monkeypatch.setattr(validate, "normalize_photo", not_in_the_request)
+    monkeypatch.setattr(imports, "read_sheet", not_in_the_request)
+    names = ["g0.jpg", "g1.jpg"]
+    response = post_upload(
+        organizer_client,
+        event,
+        sheet(guest_rows(2, with_photos=True)),
+        photos=photos_zip(names),
+        stage=False,
+    )
+    guest_import = latest_import()
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/imports/{guest_import.id}")
+    assert guest_import.state == "staging"
+    page = organizer_client.get(f"/imports/{guest_import.id}").get_data(as_text=True)
+    assert 'id="staging-note"' in page and "Checking the sheet" in page
+    assert f"/jobs/{guest_import.job_id}.json" in page and "job-progress.js" in page
+    assert "Import 2 guests" not in page and 'id="discard"' not in page
+
+    monkeypatch.undo()
+    run_worker(redis_conn)
+    page = organizer_client.get(f"/imports/{guest_import.id}").get_data(as_text=True)
+    assert latest_import().state == "validated"
+    assert "Import 2 guests" in page and "Guest Number1 Tester" in page
+    assert 'id="staging-note"' not in page and "job-progress.js" not in page
 
 
 def test_the_preview_pages_through_every_valid_row(organizer_client, event):
@@ -97,27 +136,38 @@ def test_upload_without_csrf_is_refused(organizer_client, event):
     assert imports_count() == 0
 
 
+def test_a_file_that_is_no_sheet_is_explained_on_the_event_page_and_nothing_written(
+    organizer_client, event
+):
+    response = post_upload(organizer_client, event, b"full_name\nAda\n", "guests.exe")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/events/{event.id}")
+    page = organizer_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "upload a CSV or .xlsx" in page
+    assert imports_count() == 0
+
+
 @pytest.mark.parametrize(
     ("data", "filename", "photos", "words"),
     [
         (b"", "guests.csv", None, "is empty"),
-        (b"full_name\nAda\n", "guests.exe", None, "upload a CSV or .xlsx"),
         (b"PK\x03\x04garbage", "guests.xlsx", None, "damaged Excel file"),
         (b"email\nx@example.com\n", "guests.csv", None, "name column"),
         (None, "guests.csv", b"PK\x03\x04garbage", "not a valid ZIP"),
         (None, "guests.csv", zip_bomb(), "ZIP bomb"),
     ],
 )
-def test_a_bad_file_is_explained_on_the_event_page_and_nothing_written(
+def test_a_file_its_staging_cannot_read_is_explained_on_the_import_page(
     organizer_client, event, data, filename, photos, words
 ):
     data = data if data is not None else sheet(guest_rows(1, with_photos=True))
     response = post_upload(organizer_client, event, data, filename, photos=photos)
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/events/{event.id}")
+    guest_import = latest_import()
+    assert response.headers["Location"].endswith(f"/imports/{guest_import.id}")
+    assert guest_import.state == "failed" and guest_import.valid_rows == []
     page = organizer_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert words in page
-    assert imports_count() == 0
+    assert 'id="staging-failed"' in page and words in page
+    assert "Import 1 guest" not in page and 'id="discard"' in page
 
 
 def test_names_with_html_are_escaped_on_the_preview(organizer_client, event):
@@ -227,7 +277,8 @@ def test_failed_guests_are_listed_and_retried(organizer_client, event, redis_con
     run_worker(redis_conn)
     db.session.expire_all()
     assert {v.state for v in db.session.scalars(select(Visit))} == {"enrolled"}
-    assert db.session.scalar(select(func.count()).select_from(JobRecord)) == 2
+    kinds = db.session.scalars(select(JobRecord.kind).order_by(JobRecord.id)).all()
+    assert kinds == ["stage_import", "enroll_import", "enroll_import"]
     assert "Failed guests" not in organizer_client.get(url).get_data(as_text=True)
 
 

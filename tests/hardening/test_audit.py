@@ -13,7 +13,7 @@ from portal.services import accounts, audit, retention
 from portal.services import events as event_service
 from portal.services import jobs as job_service
 from portal.services import visits as visit_service
-from tests.events.imports_support import guest_rows, make_event, sheet, upload
+from tests.events.imports_support import guest_rows, make_event, sheet, stage_upload, upload
 from tests.fixtures.app import csrf_token
 from tests.fixtures.factories import face_jpeg, make_user, make_visit
 
@@ -94,11 +94,9 @@ def test_imports_are_recorded(app, organizer_user, level, redis_conn):
     from portal.services import imports
 
     event = make_event(organizer_user, level)
-    staged = imports.stage_import(event, organizer_user, upload(sheet(guest_rows(2)), "g.csv"))
+    staged = stage_upload(event, organizer_user, upload(sheet(guest_rows(2)), "g.csv"))
     imports.confirm_import(staged, organizer_user)
-    other = imports.stage_import(
-        event, organizer_user, upload(sheet(guest_rows(1, start=5)), "h.csv")
-    )
+    other = stage_upload(event, organizer_user, upload(sheet(guest_rows(1, start=5)), "h.csv"))
     other_id = other.id
     imports.discard_import(other)
     assert [(e.action, e.object_id) for e in entries()] == [

@@ -2,14 +2,20 @@
 grows a process by more than 150 MB (peak memory measured in a fresh process)."""
 
 import io
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from portal.bench.photo import FLOOR_MB, measure, png_16bit_grey
+from portal.extensions import db
+from portal.models import GuestImport
 from portal.services import photos
+from tests.events.imports_support import guest_rows, make_event, run_worker, sheet
 from tests.fixtures.app import csrf_token
+from tests.fixtures.sheets import zip_bytes
 
 needs_proc = pytest.mark.skipif(
     not Path("/proc/self/clear_refs").exists(), reason="peak memory is read from Linux /proc"
@@ -85,3 +91,34 @@ def test_the_visit_form_refuses_the_huge_png_with_a_sentence(host_client, access
     )
     assert response.status_code == 422
     assert "too large to process" in response.get_data(as_text=True)
+
+
+def test_a_sheet_of_huge_photos_is_answered_at_once_and_its_job_refuses_them(
+    organizer_client, organizer_user, access_level, huge_png, redis_conn
+):
+    """Issue figure: a ZIP of ten such photos kept the upload request busy for 11 s."""
+    event = make_event(organizer_user, access_level)
+    names = [f"g{n}.png" for n in range(10)]
+    form = {
+        "csrf_token": csrf_token(organizer_client, f"/events/{event.id}"),
+        "file": (
+            io.BytesIO(sheet(guest_rows(10, with_photos=True)).replace(b".jpg", b".png")),
+            "g.csv",
+        ),
+        "photos": (io.BytesIO(zip_bytes(dict.fromkeys(names, huge_png))), "photos.zip"),
+    }
+    started = time.perf_counter()
+    response = organizer_client.post(
+        f"/events/{event.id}/imports", data=form, content_type="multipart/form-data"
+    )
+    seconds = time.perf_counter() - started
+    assert response.status_code == 303
+    assert seconds < 3.0, f"the upload request took {seconds:.1f} s"
+
+    run_worker(redis_conn)
+    guest_import = db.session.scalars(select(GuestImport)).one()
+    db.session.refresh(guest_import)
+    assert (guest_import.state, guest_import.rows_valid) == ("validated", 0)
+    assert [error["column"] for error in guest_import.errors] == ["photo"] * 10
+    for name, error in zip(names, guest_import.errors, strict=True):
+        assert error["message"].startswith(f"{name}: The photo is too large to process")

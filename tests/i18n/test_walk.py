@@ -17,8 +17,7 @@ from portal.extensions import db
 from portal.i18n import language_choices
 from portal.models import JobRecord, VisitState, utcnow
 from portal.services import enrollment, notices, passages, visits
-from portal.services import imports as import_service
-from tests.events.imports_support import HEADERS, make_event, sheet, upload
+from tests.events.imports_support import HEADERS, make_event, sheet, stage_upload, upload
 from tests.fixtures.app import client_for
 from tests.fixtures.factories import make_guest, make_visit
 from tests.test_role_matrix import EXPECTED
@@ -139,9 +138,7 @@ def world(app, sim, level, host_user, organizer_user, security_user, admin_user)
         ["Елена Соколова", "elena@example.com", "+7 900 1234567", "ООО Ромашка", ""],
         ["", "bad-address", "12", "", "photo.jpg"],
     ]
-    guest_import = import_service.stage_import(
-        event, organizer_user, upload(sheet(rows), "гости.csv"), None
-    )
+    guest_import = stage_upload(event, organizer_user, upload(sheet(rows), "гости.csv"), None)
     db.session.commit()
     ids = {
         "visit": on_site.id,

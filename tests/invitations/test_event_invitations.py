@@ -9,7 +9,14 @@ from portal.services import events as event_service
 from portal.services import imports as import_service
 from portal.services import invitations
 from portal.services.invitation_mail import Pacer
-from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    sheet,
+    stage_upload,
+    upload,
+)
 from tests.fixtures.app import client_for, csrf_token
 from tests.invitations.conftest import guest_photo, link_in, token_of
 
@@ -17,7 +24,7 @@ from tests.invitations.conftest import guest_photo, link_in, token_of
 def staged(event, organizer, *, with_photo=2, without_photo=3):
     rows = guest_rows(with_photo, with_photos=True) + guest_rows(without_photo, start=100)
     archive = photos_zip([f"g{n}.jpg" for n in range(with_photo)])
-    return import_service.stage_import(
+    return stage_upload(
         event, organizer, upload(sheet(rows), "guests.csv"), upload(archive, "photos.zip")
     )
 

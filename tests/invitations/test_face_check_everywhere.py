@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Visit
 from portal.services import face_check
-from portal.services import imports as import_service
 from tests.api.conftest import bearer
 from tests.api.test_visits import payload
-from tests.events.imports_support import guest_rows, make_event, sheet, upload
+from tests.events.imports_support import guest_rows, make_event, sheet, stage_upload, upload
 from tests.fixtures.sheets import zip_bytes
 from tests.invitations.test_host_pages import register
 
@@ -42,7 +41,7 @@ def test_a_sheet_row_with_a_faceless_photo_is_an_error_of_its_row(app, organizer
     event = make_event(organizer_user, level)
     rows = guest_rows(1, with_photos=True)
     archive = zip_bytes({"g0.jpg": blank_white()})
-    guest_import = import_service.stage_import(
+    guest_import = stage_upload(
         event, organizer_user, upload(sheet(rows), "guests.csv"), upload(archive, "photos.zip")
     )
     assert guest_import.rows_valid == 0

@@ -11,7 +11,8 @@ from portal.models import JobRecord, JobState, Role, Visit
 from portal.services import enrollment, imports
 from portal.services import events as event_service
 from portal.services.event_guests import EVENT_CANCELLED
-from tests.events.imports_support import guest_rows, make_event, sheet, upload
+from portal.services.jobs import JobFailure
+from tests.events.imports_support import guest_rows, make_event, sheet, stage_upload, upload
 from tests.fixtures.app import client_for as client_for_user
 from tests.fixtures.factories import make_guest, make_user, make_visit
 from tests.jobs.test_enroll_jobs import hik_calls, reload
@@ -168,13 +169,24 @@ def test_a_transient_failure_retries_the_whole_move(
 
 
 def test_a_cancelled_event_takes_no_guest_list(app, db, event, organizer):
-    staged = imports.stage_import(event, organizer, upload(sheet(guest_rows(2)), "guests.csv"))
+    staged = stage_upload(event, organizer, upload(sheet(guest_rows(2)), "guests.csv"))
     event_service.cancel_event(event, by=organizer)
     with pytest.raises(imports.ImportFileError, match="cancelled"):
-        imports.stage_import(event, organizer, upload(sheet(guest_rows(2)), "guests.csv"))
+        imports.store_upload(event, organizer, upload(sheet(guest_rows(2)), "guests.csv"))
     with pytest.raises(imports.ImportStateError, match="cancelled"):
         imports.confirm_import(staged, organizer)
     assert db.session.query(Visit).count() == 0
+
+
+def test_a_list_still_being_checked_when_its_event_is_cancelled_ends_failed(
+    app, db, event, organizer
+):
+    stored = imports.store_upload(event, organizer, upload(sheet(guest_rows(2)), "guests.csv"))
+    event_service.cancel_event(event, by=organizer)
+    with pytest.raises(JobFailure, match="cancelled"):
+        imports.stage_import(stored)
+    assert (stored.state, stored.rows_valid, stored.sheet_path) == ("failed", 0, None)
+    assert "cancelled" in stored.state_reason
 
 
 def test_a_moved_window_the_server_does_not_take_is_marked(app, db, sim, work, event, organizer):

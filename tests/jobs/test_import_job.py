@@ -12,7 +12,14 @@ from portal.hikvision import operations as ops
 from portal.hikvision.operations import ADD_PERSONS, PERSON_ADD, PERSON_BY_CODE, REAPPLY
 from portal.models import GuestImport, ImportState, JobRecord, JobState, Visit
 from portal.services import enrollment, import_enrollment, imports
-from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    sheet,
+    stage_upload,
+    upload,
+)
 
 N = 12
 
@@ -26,7 +33,7 @@ def staged(event, user, count=N, with_photos=True):
     names = [f"g{n}.jpg" for n in range(count)]
     photos = upload(photos_zip(names), "photos.zip") if with_photos else None
     rows = guest_rows(count, with_photos=with_photos)
-    return imports.stage_import(event, user, upload(sheet(rows), "guests.csv"), photos)
+    return stage_upload(event, user, upload(sheet(rows), "guests.csv"), photos)
 
 
 def reload(model, id_):

@@ -17,7 +17,15 @@ from tests.events.imports_support import make_event
 # What job_records.state and guest_imports.state hold in databases written before the enums:
 # renaming a value would need a migration of the rows.
 STORED_JOB_STATES = ["queued", "started", "finished", "failed"]
-STORED_IMPORT_STATES = ["validated", "confirmed", "enrolling", "done", "expired"]
+STORED_IMPORT_STATES = [
+    "staging",
+    "failed",
+    "validated",
+    "confirmed",
+    "enrolling",
+    "done",
+    "expired",
+]
 
 STYLE = (ROOT / "static" / "style.css").read_text(encoding="utf-8")
 

@@ -13,11 +13,13 @@ from portal.extensions import db
 from portal.models import Guest, GuestImport, ImportState, JobRecord, JobState, Visit
 from portal.services import import_enrollment, import_files, imports
 from portal.services.imports import ImportFileError, ImportStateError
+from portal.services.jobs import JobFailure
 from tests.events.imports_support import (
     guest_rows,
     make_event,
     photos_zip,
     sheet,
+    stage_upload,
     upload,
 )
 from tests.fixtures.sheets import xlsx_bytes, zip_bomb, zip_bytes
@@ -39,7 +41,7 @@ def stored_files(app):
 
 def stage(event, user, rows, *, photos=None, filename="guests.csv"):
     photos_file = upload(photos, "photos.zip") if photos is not None else None
-    return imports.stage_import(event, user, upload(sheet(rows), filename), photos_file)
+    return stage_upload(event, user, upload(sheet(rows), filename), photos_file)
 
 
 def test_stage_keeps_valid_rows_and_every_error_by_row_and_column(app, event, organizer_user):
@@ -96,25 +98,83 @@ def test_a_missing_photo_is_a_row_error_and_an_unused_archive_is_not_kept(
     assert stored_files(app) == []
 
 
-BAD_FILES = [
-    (b"", "guests.csv", "file", "empty"),
-    (b"full_name\nAda Lovelace\n", "guests.pdf", "file", "upload a CSV or .xlsx"),
-    (b"%PDF-1.4 something", "guests.csv", "file", "PDF"),
-    (b"PK\x03\x04 broken workbook", "guests.xlsx", "file", "damaged"),
-    (xlsx_bytes([["Notes", "City"], ["a", "b"]]), "guests.xlsx", "file", "guest's name"),
-    (b"email;phone\nx@example.com;+7 900 0000000\n", "guests.csv", "file", "name column"),
-    (b"whatever", "guests.xls", "file", "old-format Excel"),
+def test_the_upload_only_stores_the_files_and_staging_reads_them(app, event, organizer_user):
+    stored = imports.store_upload(
+        event,
+        organizer_user,
+        upload(sheet(guest_rows(2, with_photos=True)), "Guests.CSV"),
+        upload(photos_zip(["g0.jpg", "g1.jpg"]), "photos.zip"),
+    )
+    assert (stored.state, stored.rows_total, stored.valid_rows) == ("staging", 0, [])
+    sheet_file, photos_file = Path(stored.sheet_path), Path(stored.photos_path)
+    assert sheet_file.parent == photos_file.parent and sheet_file.name == "sheet.csv"
+    assert stat.S_IMODE(sheet_file.stat().st_mode) == 0o600
+
+    summary = imports.stage_import(stored)
+    assert stored.state == "validated"
+    assert summary == {
+        "import": stored.id,
+        "rows_total": 2,
+        "rows_valid": 2,
+        "rows_invalid": 0,
+    }
+    # The sheet is read into the rows; the archive waits for the confirm.
+    assert stored.sheet_path is None and not sheet_file.exists() and photos_file.is_file()
+    # Staging again (a retried job) changes nothing.
+    assert imports.stage_import(stored) == summary
+    assert len(stored.valid_rows) == 2
+
+
+# (sheet, file name, words): refused at the upload, before anything is stored.
+REFUSED_AT_UPLOAD = [
+    (b"full_name\nAda Lovelace\n", "guests.pdf", "upload a CSV or .xlsx"),
+    (b"whatever", "guests.xls", "old-format Excel"),
+]
+# (sheet, file name, words): stored, then refused by the staging job.
+REFUSED_BY_STAGING = [
+    (b"", "guests.csv", "empty"),
+    (b"%PDF-1.4 something", "guests.csv", "PDF"),
+    (b"PK\x03\x04 broken workbook", "guests.xlsx", "damaged"),
+    (xlsx_bytes([["Notes", "City"], ["a", "b"]]), "guests.xlsx", "guest's name"),
+    (b"email;phone\nx@example.com;+7 900 0000000\n", "guests.csv", "name column"),
 ]
 
 
-@pytest.mark.parametrize(("data", "filename", "field", "words"), BAD_FILES)
-def test_bad_sheets_are_refused_with_a_sentence_and_nothing_written(
-    app, event, organizer_user, data, filename, field, words
+@pytest.mark.parametrize(("data", "filename", "words"), REFUSED_AT_UPLOAD)
+def test_what_is_not_a_sheet_is_refused_at_the_upload_and_nothing_written(
+    app, event, organizer_user, data, filename, words
 ):
     with pytest.raises(ImportFileError) as caught:
-        imports.stage_import(event, organizer_user, upload(data, filename))
-    assert caught.value.field == field
+        imports.store_upload(event, organizer_user, upload(data, filename))
+    assert caught.value.field == "file"
     assert words.lower() in caught.value.message.lower()
+    assert count(GuestImport) == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize(("data", "filename", "words"), REFUSED_BY_STAGING)
+def test_a_sheet_that_cannot_be_read_fails_its_staging_with_a_sentence_and_no_file(
+    app, event, organizer_user, data, filename, words
+):
+    stored = imports.store_upload(event, organizer_user, upload(data, filename))
+    with pytest.raises(JobFailure) as caught:
+        imports.stage_import(stored)
+    assert words.lower() in caught.value.message.lower()
+    failed = db.session.get(GuestImport, stored.id)
+    assert (failed.state, failed.state_reason) == ("failed", caught.value.message)
+    assert failed.rows_valid == 0 and failed.sheet_path is None
+    assert stored_files(app) == []
+    # Nothing to confirm; the organizer may discard it.
+    with pytest.raises(ImportStateError, match="upload the guest sheet again"):
+        imports.confirm_import(failed, organizer_user)
+    imports.discard_import(failed)
+    assert count(GuestImport) == 0
+
+
+def test_an_empty_photo_archive_is_refused_at_the_upload(app, event, organizer_user):
+    with pytest.raises(ImportFileError) as caught:
+        stage(event, organizer_user, guest_rows(1, with_photos=True), photos=b"")
+    assert caught.value.field == "photos" and "empty" in caught.value.message
     assert count(GuestImport) == 0
     assert stored_files(app) == []
 
@@ -122,24 +182,39 @@ def test_bad_sheets_are_refused_with_a_sentence_and_nothing_written(
 @pytest.mark.parametrize(
     ("archive", "words"),
     [
-        (b"", "empty"),
         (b"PK\x03\x04 not really a zip", "not a valid ZIP"),
         (b"just text", "not a valid ZIP"),
         (zip_bomb(), "ZIP bomb"),
     ],
 )
-def test_bad_photo_archives_are_refused_and_not_kept(app, event, organizer_user, archive, words):
-    with pytest.raises(ImportFileError) as caught:
+def test_bad_photo_archives_fail_the_staging_and_are_not_kept(
+    app, event, organizer_user, archive, words
+):
+    with pytest.raises(JobFailure) as caught:
         stage(event, organizer_user, guest_rows(1, with_photos=True), photos=archive)
-    assert caught.value.field == "photos"
     assert words.lower() in caught.value.message.lower()
-    assert count(GuestImport) == 0
+    failed = db.session.scalars(select(GuestImport)).one()
+    assert failed.state == "failed" and words.lower() in failed.state_reason.lower()
+    assert failed.photos_path is None
     assert stored_files(app) == []
 
 
 def test_no_sheet_at_all(app, event, organizer_user):
     with pytest.raises(ImportFileError, match="Choose a guest sheet"):
-        imports.stage_import(event, organizer_user, None)
+        imports.store_upload(event, organizer_user, None)
+
+
+def test_a_list_still_being_checked_cannot_be_confirmed_discarded_or_retried(
+    app, event, organizer_user
+):
+    stored = imports.store_upload(event, organizer_user, upload(sheet(guest_rows(1)), "g.csv"))
+    with pytest.raises(ImportStateError, match="still being checked"):
+        imports.confirm_import(stored, organizer_user)
+    with pytest.raises(ImportStateError, match="cannot be discarded"):
+        imports.discard_import(stored)
+    with pytest.raises(ImportStateError, match="Confirm the guest list first"):
+        imports.retry_failed(stored, organizer_user)
+    assert db.session.get(GuestImport, stored.id).state == "staging"
 
 
 def test_confirm_writes_every_visit_then_enqueues_after_the_commit(
@@ -292,9 +367,7 @@ def test_a_5000_row_sheet_is_staged_and_confirmed_in_bounded_memory(
 ):
     from tests.fixtures.sheets import big_xlsx_bytes
 
-    guest_import = imports.stage_import(
-        event, organizer_user, upload(big_xlsx_bytes(5000), "big.xlsx")
-    )
+    guest_import = stage_upload(event, organizer_user, upload(big_xlsx_bytes(5000), "big.xlsx"))
     assert (guest_import.rows_total, guest_import.rows_valid) == (5000, 5000)
     held = []
     real = imports._flush_and_release

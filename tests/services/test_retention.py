@@ -12,7 +12,14 @@ from portal.config import from_environment
 from portal.extensions import db
 from portal.models import Guest, GuestImport, ImportState, Visit, VisitStateChange, utcnow
 from portal.services import imports, retention
-from tests.events.imports_support import guest_rows, make_event, photos_zip, sheet, upload
+from tests.events.imports_support import (
+    guest_rows,
+    make_event,
+    photos_zip,
+    sheet,
+    stage_upload,
+    upload,
+)
 from tests.fixtures.factories import make_guest
 
 DAY = timedelta(days=1)
@@ -232,7 +239,7 @@ def event(app, organizer_user, access_level):
 
 def stage(event, user, *, created_ago, count=2, start=0):
     names = [f"g{n}.jpg" for n in range(start, start + count)]
-    guest_import = imports.stage_import(
+    guest_import = stage_upload(
         event,
         user,
         upload(sheet(guest_rows(count, with_photos=True, start=start)), "guests.csv"),
