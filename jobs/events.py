@@ -19,11 +19,13 @@ def _load_event(event_id):
 
 
 @job
-def update_guest_windows(event_id):
-    """Give HikCentral the event's window for the guests who follow it."""
+def update_event_guests(event_id, window=True, level_change=None):
+    """Give HikCentral the event's window and access level for the guests who follow them."""
     event = _load_event(event_id)
     client = client_for(current_app)
-    return event_guests.update_guest_windows(event, client, report=report_progress)
+    return event_guests.update_guests(
+        event, client, report=report_progress, window=window, level_change=level_change
+    )
 
 
 @job

@@ -38,7 +38,7 @@ RETRIED_BY_DEFAULT = {
     "jobs.enroll.update_validity",
     "jobs.enroll.revoke_visit",
     "jobs.enroll.reapply_visit",
-    "jobs.events.update_guest_windows",
+    "jobs.events.update_event_guests",
     "jobs.events.revoke_event_guests",
     "jobs.imports.stage_import",  # a worker that dies mid-way (a killed process) stages again
 }

@@ -183,6 +183,8 @@ CHANGES = {
     ("GET", "/api/v1/access-levels"): (401, 200, 200, 200, 200),
     ("POST", "/api/v1/events"): (401, 403, 400, 403, 400),
     ("POST", "/api/v1/events/{event_id}/imports"): (401, 403, 400, 403, 400),
+    ("PATCH", "/api/v1/events/{event_id}"): (401, 403, 400, 403, 400),
+    ("POST", "/api/v1/events/{event_id}/cancel"): (401, 403, 200, 403, 200),
     ("GET", "/api/v1/imports/{import_id}"): (401, 403, 200, 403, 200),
     ("POST", "/api/v1/imports/{import_id}/confirm"): (401, 403, 409, 403, 409),
     ("POST", "/api/v1/imports/{import_id}/retry"): (401, 403, 409, 403, 409),

@@ -4,8 +4,8 @@ from flask import jsonify, request, url_for
 
 from portal.api.auth import api_user, require_role
 from portal.api.errors import ApiError
-from portal.api.schemas import iso, job_link, parse_window
-from portal.api.views import bp, invalid, json_body
+from portal.api.schemas import iso, job_link, parse_window, text_field
+from portal.api.views import bp, invalid, json_body, service_errors
 from portal.bounds import db_int
 from portal.extensions import db
 from portal.i18n import N_, shown
@@ -28,6 +28,7 @@ def event_to_dict(event):
         "ends_at": iso(event.ends_at),
         "access_level": event.access_level_id,
         "organizer": event.organizer_id,
+        "cancelled_at": iso(event.cancelled_at),
     }
 
 
@@ -100,21 +101,54 @@ def managed_import(import_id):
     return guest_import
 
 
-def _event_fields(data):
-    fields, errors = {}, {}
-    for name in ("name", "location"):
-        value = data.get(name)
-        if value is not None and not isinstance(value, str):
-            errors[name] = N_("Must be a string.")
-        fields[name] = value if isinstance(value, str) else None
-    parse_window(data, fields, errors)
-    level = data.get("access_level")
-    if level is None:
-        errors["access_level"] = N_("This field is required.")
-    elif not isinstance(level, int) or db_int(level) is None:
+EVENT_FIELDS = ("name", "location", "starts_at", "ends_at", "access_level")
+
+
+def _access_level(value, fields, errors):
+    if db_int(value) is None or isinstance(value, str):
         errors["access_level"] = N_("Must be the id (an integer) of an access level.")
     else:
-        fields["access_level"] = db.session.get(AccessLevel, level)
+        # Unknown or inactive: the service says so, as the page does.
+        fields["access_level"] = db.session.get(AccessLevel, value)
+
+
+def _event_fields(data):
+    """``(fields, errors)`` of a new event's body."""
+    fields, errors = {}, {}
+    for name in ("name", "location"):
+        fields[name], error = text_field(data.get(name))
+        if error:
+            errors[name] = error
+    parse_window(data, fields, errors)
+    if data.get("access_level") is None:
+        errors["access_level"] = N_("This field is required.")
+    else:
+        _access_level(data["access_level"], fields, errors)
+    return fields, errors
+
+
+def _event_changes(data):
+    """``(fields, errors)`` of a partial change: only the fields given (null clears location)."""
+    fields, errors = {}, {}
+    for name in sorted(set(data) - set(EVENT_FIELDS)):
+        errors[name] = N_("Cannot be changed; only %(fields)s can.") % {
+            "fields": ", ".join(EVENT_FIELDS)
+        }
+    for name in ("name", "location"):
+        if name in data:
+            fields[name], error = text_field(data[name])
+            if error:
+                errors[name] = error
+    parse_window(data, fields, errors, required=False)
+    for name in ("starts_at", "ends_at", "access_level"):
+        if name in data and data[name] is None:
+            fields[name] = None  # the service names what is missing, as on the page
+    if data.get("access_level") is not None:
+        _access_level(data["access_level"], fields, errors)
+    if not data:
+        errors["body"] = N_("Give at least one of %(fields)s.") % {
+            "fields": ", ".join(EVENT_FIELDS)
+        }
     return fields, errors
 
 
@@ -124,11 +158,35 @@ def create_event():
     fields, errors = _event_fields(json_body())
     if errors:
         raise invalid(errors)
-    try:
+    with service_errors():
         event = event_service.create_event(api_user(), **fields)
-    except event_service.EventValidationError as error:
-        raise invalid(error.fields) from None
     return event_to_dict(event), 201
+
+
+def change_response(change, **counts):
+    """An event change: the event, its guests' counts and the job; 202 when a job started."""
+    body = {**event_to_dict(change.event), **counts, "job": _job(change.job)}
+    return body, 202 if change.job else 200
+
+
+@bp.patch("/events/<int:event_id>")
+def change_event(event_id):
+    event = managed_event(event_id)
+    fields, errors = _event_changes(json_body())
+    if errors:
+        raise invalid(errors)
+    current = {name: getattr(event, name) for name in EVENT_FIELDS}
+    with service_errors():
+        change = event_service.update_event(event, **{**current, **fields}, by=api_user())
+    return change_response(change, moved=change.guests, relevelled=change.relevelled)
+
+
+@bp.post("/events/<int:event_id>/cancel")
+def cancel_event(event_id):
+    event = managed_event(event_id)
+    with service_errors():
+        change = event_service.cancel_event(event, by=api_user())
+    return change_response(change, cancelled=change.guests)
 
 
 def _sheet_error(message, field, rows=()):

@@ -37,7 +37,7 @@ def parse_datetime(value):
     return parsed.astimezone(UTC), None
 
 
-def _text(value):
+def text_field(value):
     """``(value, error)``: text fields take a string or null (the service cleans and checks it)."""
     if value is None or isinstance(value, str):
         return value, None
@@ -52,7 +52,7 @@ def _parse_guest(guest, fields, errors):
         errors["guest"] = N_("Must be an object with full_name, email, phone and company.")
         return
     for name in GUEST_FIELDS:
-        fields[name], error = _text(guest.get(name))
+        fields[name], error = text_field(guest.get(name))
         if error:
             errors[f"guest.{name}"] = error
 
@@ -102,7 +102,7 @@ def parse_visit_payload(data, photo=None):
     fields, errors = {}, {}
     _parse_guest(data.get("guest"), fields, errors)
     parse_window(data, fields, errors)
-    fields["purpose"], error = _text(data.get("purpose"))
+    fields["purpose"], error = text_field(data.get("purpose"))
     if error:
         errors["purpose"] = error
     _parse_access_level(data.get("access_level"), fields, errors)

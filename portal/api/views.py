@@ -22,6 +22,7 @@ from portal.extensions import csrf, db
 from portal.i18n import N_
 from portal.models import AccessLevel, JobRecord, Visit, VisitState
 from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable
+from portal.services import events as event_service
 from portal.services import invitations
 from portal.services import jobs as job_service
 from portal.services import visits as visit_service
@@ -54,12 +55,12 @@ def invalid(fields):
 
 @contextmanager
 def service_errors():
-    """Turn the visit services' typed errors into API answers (their messages are for people)."""
+    """Turn the services' typed errors into API answers (their messages are for people)."""
     try:
         yield
-    except visit_service.VisitValidationError as error:
+    except (visit_service.VisitValidationError, event_service.EventValidationError) as error:
         raise invalid(service_fields(error.fields)) from None
-    except visit_service.VisitStateError as error:
+    except (visit_service.VisitStateError, event_service.EventStateError) as error:
         raise ApiError(409, error.message) from None
     except QueueUnavailable:
         raise ApiError(503, QUEUE_DOWN_MESSAGE) from None

@@ -113,14 +113,26 @@ def edit(event_id):
 
 def saved_sentence(change):
     """What saving an event did, in one sentence."""
-    if not change.guests:
-        return _("Event saved.")
-    said = ngettext(
-        "Event saved. %(num)d guest moved with the event's time.",
-        "Event saved. %(num)d guests moved with the event's time.",
-        change.guests,
-    )
-    return " ".join((said, _("HikCentral is being updated."))) if change.job else said
+    said = [_("Event saved.")]
+    if change.guests:
+        said.append(
+            ngettext(
+                "%(num)d guest moved with the event's time.",
+                "%(num)d guests moved with the event's time.",
+                change.guests,
+            )
+        )
+    if change.relevelled:
+        said.append(
+            ngettext(
+                "%(num)d guest took the event's new access level.",
+                "%(num)d guests took the event's new access level.",
+                change.relevelled,
+            )
+        )
+    if change.job:
+        said.append(_("HikCentral is being updated."))
+    return " ".join(said)
 
 
 @bp.post("/events/<int:event_id>/cancel")

@@ -49,6 +49,7 @@ class EventChange:
 
     event: Event
     guests: int = 0  # guests moved with the event, or cancelled with it
+    relevelled: int = 0  # guests given the event's new access level
     job: JobRecord | None = None  # the job bringing HikCentral in line, if one was needed
 
 
@@ -101,7 +102,8 @@ def create_event(organizer, *, name, location, starts_at, ends_at, access_level)
 
 
 def update_event(event, *, name, location, starts_at, ends_at, access_level, by=None):
-    """Change an event; guests who took its window move with it (one job updates HikCentral).
+    """Change an event; guests who took its window or access level follow (one job updates
+    HikCentral).
 
     Returns an EventChange; raises EventValidationError or EventStateError.
     """
@@ -111,7 +113,7 @@ def update_event(event, *, name, location, starts_at, ends_at, access_level, by=
     )
     if errors:
         raise EventValidationError(errors)
-    old_window = (event.starts_at, event.ends_at)
+    old_window, old_level = (event.starts_at, event.ends_at), event.access_level
     event.name = name.strip()
     event.location = (location or "").strip() or None
     event.starts_at, event.ends_at = starts_at, ends_at
@@ -120,11 +122,13 @@ def update_event(event, *, name, location, starts_at, ends_at, access_level, by=
     if (starts_at, ends_at) != old_window:
         window = local_window(starts_at, ends_at)
         moved = event_guests.move_followers(event, old_window, window, by=by)
+    relevelled = []
+    if access_level.id != old_level.id:
+        relevelled = event_guests.relevel_followers(event, old_level, by=by)
     audit.record(AuditAction.EVENT_CHANGED, event, by=by, details=event.name)
     db.session.commit()
-    change = EventChange(event, guests=len(moved))
-    if any(event_guests.may_hold_person(visit) for visit in moved):
-        change.job = event_guests.enqueue_window_update(event, by=by)
+    change = EventChange(event, guests=len(moved), relevelled=len(relevelled))
+    change.job = event_guests.enqueue_update(event, moved, relevelled, old_level, by=by)
     return change
 
 

@@ -1,9 +1,9 @@
 from datetime import datetime, timedelta
 
 from portal.extensions import db
-from portal.models import Event, Role
+from portal.models import Event, JobRecord, Role
 from tests.fixtures.app import client_for, csrf_token
-from tests.fixtures.factories import make_user, make_visit
+from tests.fixtures.factories import make_access_level, make_user, make_visit
 
 
 def local(dt):
@@ -129,6 +129,42 @@ def test_a_later_end_on_the_form_moves_the_following_guests(
     assert "Event saved. 1 guest moved with the event&#39;s time." in page
     db.session.expire_all()
     assert db.session.get(type(visit), visit.id).ends_at == event.ends_at
+
+
+def latest_job_id(event):
+    return db.session.scalars(
+        db.select(JobRecord.id).where(JobRecord.subject_id == event.id).order_by(JobRecord.id)
+    ).all()[-1]
+
+
+def test_a_new_access_level_on_the_form_reaches_the_following_guests(
+    organizer_client, organizer_user, access_level
+):
+    event = organizers_event(organizer_client, access_level)
+    visit = make_visit(
+        organizer_user, access_level, event=event, state="enrolled", hik_person_id="41"
+    )
+    hall = make_access_level(name="Event Hall")
+    zone = organizer_client.application.config["TIMEZONE"]
+    data = event_form(
+        hall,
+        starts_at=local(event.starts_at.astimezone(zone)),
+        ends_at=local(event.ends_at.astimezone(zone)),
+    )
+    data["csrf_token"] = csrf_token(organizer_client, f"/events/{event.id}/edit")
+
+    response = organizer_client.post(f"/events/{event.id}/edit", data=data)
+
+    assert response.status_code == 302
+    page = organizer_client.get(response.location).get_data(as_text=True)
+    said = (
+        "Event saved. 1 guest took the event&#39;s new access level. HikCentral is being updated."
+    )
+    assert said in page
+    # The job's progress is shown, as for a window move.
+    assert 'id="job"' in page and f"/jobs/{latest_job_id(event)}" in page
+    db.session.expire_all()
+    assert db.session.get(type(visit), visit.id).access_level_id == hall.id
 
 
 def test_the_organizer_cancels_the_event_and_its_guests(
