@@ -30,12 +30,11 @@ from portal.hikvision.errors import (
     UnsupportedError,
 )
 from portal.i18n import N_
-from portal.models import JobRecord, utcnow
-from portal.services.jobs import JobFailure
+from portal.models import JobRecord, JobState, utcnow
+from portal.services.jobs import HIKCENTRAL_DOWN, JobFailure
 
 log = logging.getLogger(__name__)
 
-HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 SERVICE_DOWN = N_("A service the job needs was not reachable; try again later.")
 UNEXPECTED = N_("The job stopped because of an unexpected error; it has been logged.")
 
@@ -167,7 +166,7 @@ def _mark_started():
     record = current_record()
     if record is None:
         return
-    record.state = "started"
+    record.state = JobState.STARTED.value
     record.started_at = record.started_at or utcnow()
     record.ended_at = None
     db.session.commit()
@@ -184,7 +183,7 @@ def _ended(state, error):
 
 
 def _mark_finished(result):
-    record = _ended("finished", None)
+    record = _ended(JobState.FINISHED.value, None)
     if record is None:
         return
     if result is not None:
@@ -198,7 +197,7 @@ def _mark_retrying(rq_job, exc):
     if record is None:
         return
     attempts = (record.result or {}).get("attempts", 1)
-    record.state = "queued"
+    record.state = JobState.QUEUED.value
     record.result = {
         "attempts": attempts + 1,
         "retrying": {
@@ -211,7 +210,7 @@ def _mark_retrying(rq_job, exc):
 
 
 def _mark_failed(exc):
-    record = _ended("failed", public_error(exc))
+    record = _ended(JobState.FAILED.value, public_error(exc))
     if record is None:
         return
     if isinstance(exc, JobFailure) and exc.result is not None:

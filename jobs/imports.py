@@ -6,6 +6,7 @@ from rq import get_current_job
 from jobs import job, public_error, report_progress
 from portal.hikvision import client_for
 from portal.hikvision.errors import HikvisionError
+from portal.models import ImportState
 from portal.services import enrollment, import_enrollment, imports
 from portal.services.jobs import JobFailure
 
@@ -15,7 +16,7 @@ def _staging_stopped(import_id, *, error):
     if isinstance(error, JobFailure):
         return  # the service recorded it on the import
     guest_import = imports.load_import(import_id)
-    if guest_import.state == imports.STAGING:
+    if guest_import.state == ImportState.STAGING:
         imports.fail_staging(guest_import, public_error(error))
 
 

@@ -32,6 +32,8 @@ from flask_babel import (
 )
 from flask_login import current_user
 
+from portal.layout import JOB_STATE_LABELS
+
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 SOURCE_LANGUAGE = "en"
 SESSION_KEY = "language"
@@ -206,12 +208,7 @@ def script_texts():
     return {
         "copied": gettext("Copied"),
         "selected": gettext("Selected: press Ctrl-C"),
-        "states": {
-            "queued": gettext("Queued"),
-            "started": gettext("Running"),
-            "finished": gettext("Finished"),
-            "failed": gettext("Failed"),
-        },
+        "states": {state.value: str(label) for state, label in JOB_STATE_LABELS.items()},
         "progress": gettext("%(done)s of %(total)s"),
         "progressFailed": gettext("%(num)s failed"),
         "liveUpdated": gettext("Live: updated %(time)s."),

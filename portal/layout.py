@@ -3,22 +3,31 @@
 from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from portal.models import ImportState, JobState, VisitState
+
 # Visit state -> the words shown in its badge.
-STATE_LABELS = {
-    "awaiting_photo": _l("Waiting for photo"),
-    "pending": _l("Pending"),
-    "enrolling": _l("Enrolling"),
-    "enrolled": _l("Enrolled"),
-    "on_site": _l("On site"),
-    "left": _l("Left"),
-    "cancelled": _l("Cancelled"),
-    "expired": _l("Expired"),
-    "failed": _l("Failed"),
-    # Job states share the badge styles.
-    "queued": _l("Queued"),
-    "started": _l("Running"),
-    "finished": _l("Finished"),
+VISIT_STATE_LABELS = {
+    VisitState.AWAITING_PHOTO: _l("Waiting for photo"),
+    VisitState.PENDING: _l("Pending"),
+    VisitState.ENROLLING: _l("Enrolling"),
+    VisitState.ENROLLED: _l("Enrolled"),
+    VisitState.ON_SITE: _l("On site"),
+    VisitState.LEFT: _l("Left"),
+    VisitState.CANCELLED: _l("Cancelled"),
+    VisitState.EXPIRED: _l("Expired"),
+    VisitState.FAILED: _l("Failed"),
 }
+
+# Job state -> the words in its badge; job badges share the visit badges' styles (style.css),
+# and job-progress.js relabels them from script_texts().
+JOB_STATE_LABELS = {
+    JobState.QUEUED: _l("Queued"),
+    JobState.STARTED: _l("Running"),
+    JobState.FINISHED: _l("Finished"),
+    JobState.FAILED: _l("Failed"),
+}
+
+STATE_LABELS = {**VISIT_STATE_LABELS, **JOB_STATE_LABELS}
 
 # A job's kind -> what it does.
 JOB_KIND_LABELS = {
@@ -78,13 +87,13 @@ RESULT_LABELS = {
 
 # Guest list (GuestImport) state -> its words.
 IMPORT_STATE_LABELS = {
-    "staging": _l("Checking the sheet"),
-    "failed": _l("Failed"),
-    "validated": _l("Checked, waiting for import"),
-    "confirmed": _l("Confirmed"),
-    "enrolling": _l("Enrolling"),
-    "done": _l("Done"),
-    "expired": _l("Expired"),
+    ImportState.STAGING: _l("Checking the sheet"),
+    ImportState.FAILED: _l("Failed"),
+    ImportState.VALIDATED: _l("Checked, waiting for import"),
+    ImportState.CONFIRMED: _l("Confirmed"),
+    ImportState.ENROLLING: _l("Enrolling"),
+    ImportState.DONE: _l("Done"),
+    ImportState.EXPIRED: _l("Expired"),
 }
 
 ROLE_LABELS = {
@@ -172,6 +181,9 @@ def register(app):
     app.add_template_global(has_blueprint)
     app.add_template_global(nav_active)
     app.add_template_global(page_url)
+    # Templates compare states to these, never to literals.
+    for states in (VisitState, JobState, ImportState):
+        app.add_template_global(states, states.__name__)
     app.add_template_filter(state_label, "state_label")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(import_state_label, "import_state_label")

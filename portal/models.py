@@ -171,6 +171,31 @@ class VisitState(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobState(enum.StrEnum):
+    """Where a background job is (a JobRecord); the values are RQ's own status words."""
+
+    QUEUED = "queued"  # waiting on its queue, or for a retry
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+# States of a job that has not ended yet.
+OPEN_JOB_STATES = (JobState.QUEUED.value, JobState.STARTED.value)
+
+
+class ImportState(enum.StrEnum):
+    """Where an uploaded guest list (a GuestImport) is."""
+
+    STAGING = "staging"  # its job reads and checks the uploaded files
+    FAILED = "failed"  # staging stopped; state_reason says why
+    VALIDATED = "validated"  # checked, waiting for the organizer to confirm it
+    CONFIRMED = "confirmed"  # its visits exist; their enrollment is queued
+    ENROLLING = "enrolling"
+    DONE = "done"
+    EXPIRED = "expired"  # never confirmed: its rows and photos were purged
+
+
 class Delivery(enum.StrEnum):
     """What is known about a visit's access reaching the doors' devices."""
 
@@ -366,7 +391,7 @@ class GuestImport(db.Model):
     warnings: Mapped[list | None] = mapped_column(JSON)
     # staging (its job reads the files) | validated | confirmed | enrolling | done; failed: staging
     # stopped (state_reason says why); expired: never confirmed, rows and photos purged
-    state: Mapped[str] = mapped_column(String(20), default="validated")
+    state: Mapped[str] = mapped_column(String(20), default=ImportState.VALIDATED.value)
     state_reason: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job_records.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -442,8 +467,7 @@ class JobRecord(db.Model):
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[int | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # queued | started | finished | failed
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED.value)
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_failed: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int] = mapped_column(default=0)

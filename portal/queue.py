@@ -1,6 +1,8 @@
 """The Redis connection and ``enqueue``: every background job starts here (architecture.md, flow 7).
 
-Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``.
+Portal code enqueues by dotted name ("jobs.enroll.enroll_visit") and never imports ``jobs/``;
+a job about one visit, event or guest list that takes the subject's id as its first argument
+is started with ``enqueue_about``.
 Each enqueue first writes and commits a JobRecord, the durable history that job pages read,
 then puts the RQ job on a queue with ``job_id == record.rq_job_id``.
 
@@ -19,7 +21,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import JobRecord, User, utcnow
+from portal.models import JobRecord, JobState, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def enqueue(
         subject_type=subject_type,
         subject_id=subject_id,
         created_by_id=created_by.id if isinstance(created_by, User) else created_by,
-        state="queued",
+        state=JobState.QUEUED.value,
         call={"func": func, "args": list(args), "queue": queue, "job_timeout": job_timeout},
     )
     db.session.add(record)
@@ -108,12 +110,25 @@ def enqueue(
         )
     except redis.exceptions.RedisError as exc:
         log.error("could not enqueue %s (job record %s): %s", func, record.id, type(exc).__name__)
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = QUEUE_DOWN_MESSAGE
         record.ended_at = utcnow()
         db.session.commit()
         raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
     return record
+
+
+def enqueue_about(subject_type: str, subject_id: int, func: str, *args, kind: str, **options):
+    """``enqueue`` a job about one visit, event or guest list that takes its id first."""
+    return enqueue(
+        func,
+        subject_id,
+        *args,
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        **options,
+    )
 
 
 def enqueue_system_at(func: str, when, *args, queue: str = "default", job_timeout=None):

@@ -7,8 +7,15 @@ from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
 
-from portal.models import JobRecord
-from portal.queue import QUEUE_DOWN_MESSAGE, QueueUnavailable, enqueue, enqueue_again, get_queue
+from portal.models import JobRecord, JobState
+from portal.queue import (
+    QUEUE_DOWN_MESSAGE,
+    QueueUnavailable,
+    enqueue,
+    enqueue_about,
+    enqueue_again,
+    get_queue,
+)
 
 
 def test_enqueue_writes_record_then_job(app, db, redis_conn, host_user):
@@ -23,7 +30,7 @@ def test_enqueue_writes_record_then_job(app, db, redis_conn, host_user):
     )
     db.session.expire_all()
     stored = db.session.get(JobRecord, record.id)
-    assert stored.state == "queued"
+    assert stored.state == JobState.QUEUED
     assert stored.created_by_id == host_user.id
     assert stored.call == {
         "func": "jobs.enroll.enroll_visit",
@@ -39,6 +46,18 @@ def test_enqueue_writes_record_then_job(app, db, redis_conn, host_user):
     # Enrollment gets the transient-failure retry policy without the caller asking.
     assert job.retries_left == 5
     assert job.retry_intervals == [10, 30, 60, 120, 300]
+
+
+def test_a_job_about_a_subject_takes_its_id_first(app, db, redis_conn, host_user):
+    record = enqueue_about(
+        "event", 7, "jobs.events.revoke_event_guests", [3, 4], kind="revoke", created_by=host_user
+    )
+    db.session.expire_all()
+    stored = db.session.get(JobRecord, record.id)
+    assert (stored.subject_type, stored.subject_id, stored.kind) == ("event", 7, "revoke")
+    assert stored.call["args"] == [7, [3, 4]] and stored.created_by_id == host_user.id
+    job = Job.fetch(stored.rq_job_id, connection=redis_conn)
+    assert job.args == (7, [3, 4]) and job.description == "revoke event 7"
 
 
 def test_enqueue_passes_explicit_retry_and_timeout(app, redis_conn):
@@ -65,7 +84,7 @@ def test_redis_down_marks_record_failed(app, db, monkeypatch):
     with pytest.raises(QueueUnavailable):
         enqueue("jobs.enroll.enroll_visit", 5, kind="enroll_visit")
     record = db.session.query(JobRecord).one()
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error == QUEUE_DOWN_MESSAGE
     assert record.ended_at is not None
 

@@ -155,7 +155,7 @@ class _Processes:
 
 def _outcome(app, control):
     from portal.extensions import db
-    from portal.models import DriftRepair, JobRecord, Visit
+    from portal.models import OPEN_JOB_STATES, DriftRepair, JobRecord, Visit
 
     with app.app_context():
         visits = db.session.execute(select(Visit.person_code, Visit.state)).all()
@@ -175,7 +175,7 @@ def _outcome(app, control):
         "missing_persons": sum(code not in on_sim for code in enrolled),
         "transient_visits": sum(state in WAITING for _, state in visits),
         "jobs": len(records),
-        "jobs_still_open": sum(state in ("queued", "started") for state, _ in records),
+        "jobs_still_open": sum(state in OPEN_JOB_STATES for state, _ in records),
         "job_retries": retries,
         "drift_repairs": repairs,
     }
@@ -281,12 +281,10 @@ def _disturb(app, procs, connection, guests, started):
 
 def _open_records(app):
     from portal.extensions import db
-    from portal.models import JobRecord
+    from portal.models import OPEN_JOB_STATES, JobRecord
 
     with app.app_context():
-        count = db.session.scalar(
-            select(func.count()).where(JobRecord.state.in_(("queued", "started")))
-        )
+        count = db.session.scalar(select(func.count()).where(JobRecord.state.in_(OPEN_JOB_STATES)))
         db.session.remove()
     return count
 

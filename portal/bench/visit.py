@@ -164,7 +164,7 @@ def submit(client, n, level_id, photo, zone):
 def wait_for(app, visit_id, timeout, log_path):
     """Seconds (from now) until the visit is enrolled; then wait for its job to end."""
     from portal.extensions import db
-    from portal.models import JobRecord, Visit
+    from portal.models import JobRecord, JobState, Visit
 
     enrolled_at = None
     deadline = time.perf_counter() + timeout
@@ -181,7 +181,7 @@ def wait_for(app, visit_id, timeout, log_path):
             db.session.remove()
         if state not in ("pending", "enrolling", "enrolled"):
             raise BenchError(f"visit {visit_id} became {state}: {processes.tail(log_path)}")
-        if enrolled_at is not None and job_states and set(job_states) <= {"finished"}:
+        if enrolled_at is not None and job_states and set(job_states) <= {JobState.FINISHED}:
             return enrolled_at
         time.sleep(POLL_SECONDS)
     log = processes.tail(log_path)

@@ -12,7 +12,7 @@ from portal.auth.roles import role_required
 from portal.events.views import bp, load_event
 from portal.extensions import db
 from portal.i18n import current_language, shown
-from portal.models import GuestImport, Role
+from portal.models import GuestImport, ImportState, Role, VisitState
 from portal.page_errors import saved_but_queue_down, service_errors
 from portal.services import events as event_service
 from portal.services import import_enrollment
@@ -93,7 +93,7 @@ def show_import(import_id):
         shape=GuestRow.from_dict,
     )
     job = import_enrollment.import_job(guest_import)
-    if job is not None and job.kind == "stage_import" and guest_import.state != "staging":
+    if job is not None and job.kind == "stage_import" and guest_import.state != ImportState.STAGING:
         job = None  # the check is over: the page shows its outcome
     failed = db.session.scalars(
         import_enrollment.failed_visits(guest_import).limit(FAILED_SHOWN)
@@ -107,15 +107,11 @@ def show_import(import_id):
         errors=page,
         job=job,
         failed=failed,
-        failed_count=counts.get("failed", 0),
+        failed_count=counts.get(VisitState.FAILED, 0),
         without_photo=import_service.rows_without_photo(guest_import),
         mail_on=mail_configured(),
         counts=counts,
-        can_retry=(
-            guest_import.state not in import_enrollment.NOT_CONFIRMED
-            and not import_enrollment.is_running(guest_import)
-            and (counts.get("failed") or counts.get("pending") or counts.get("enrolling"))
-        ),
+        can_retry=import_service.retry_offered(guest_import, counts),
     )
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from portal.auth.roles import role_required
 from portal.extensions import db
-from portal.models import JobRecord, Role, utcnow
+from portal.models import JobRecord, JobState, Role, utcnow
 from portal.page_errors import service_errors
 from portal.services import jobs as job_service
 
@@ -27,7 +27,7 @@ def load_job(job_id):
 @role_required(Role.HOST)
 def index():
     state = request.args.get("state") or None
-    if state not in (None, *job_service.JOB_STATES):
+    if state not in set(JobState):
         state = None
     page = db.paginate(
         job_service.visible_jobs(current_user, state=state), per_page=PER_PAGE, error_out=False
@@ -36,7 +36,7 @@ def index():
         "jobs_ui/index.html",
         page=page,
         state=state,
-        states=job_service.JOB_STATES,
+        states=list(JobState),
         now=utcnow(),
         duration=job_service.duration_seconds,
         subject_url=job_service.subject_url,

@@ -30,7 +30,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import claims, delivery, host_notices, person_codes
-from portal.services.jobs import JobFailure
+from portal.services.jobs import HIKCENTRAL_DOWN, JobFailure
 from portal.services.visits import set_state
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ ACCESS_LEVEL_GONE = N_(
 )
 ACCESS_LEVEL_INACTIVE = N_("The access level “%(name)s” is no longer offered — choose another one.")
 NO_FACE = N_("HikCentral could not find a face in the photo — upload a clearer photo and retry.")
-HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 UNEXPECTED = N_(
     "Enrollment stopped because of an unexpected error — try again or ask an administrator."
 )
@@ -185,10 +184,11 @@ def _trigger_result(visit_id, outcomes):
     return result
 
 
-def _load_claimed(ids):
+def load_claimed(ids, *conditions):
+    """The visits ``ids`` (those meeting ``conditions``) as stored now, with photo and level."""
     return db.session.scalars(
         select(Visit)
-        .where(Visit.id.in_(ids))
+        .where(Visit.id.in_(ids), *conditions)
         .options(
             selectinload(Visit.guest).options(undefer(Guest.photo)),
             selectinload(Visit.access_level),
@@ -326,7 +326,7 @@ def enroll_claimed(visit_ids, client, owner, *, now=None, resumed=(), attempted=
     that guest; commits as it goes."""
     now = now or utcnow()
     batch = _Batch(client, owner, now)
-    ready = batch.prepare(_load_claimed(visit_ids))
+    ready = batch.prepare(load_claimed(visit_ids))
     specs = {visit.id: person_spec(visit) for visit in ready}
     granted = batch.grants(batch.persons(ready, set(resumed), set(attempted)))
     if granted:

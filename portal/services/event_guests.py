@@ -118,29 +118,25 @@ def enqueue_update(event, moved, relevelled, old_level, *, by):
     if not (window or held):
         return None
     level_change = {"from": old_level.id, "visits": held} if held else None
-    return _enqueue(
+    return queue.enqueue_about(
+        "event",
+        event.id,
         "jobs.events.update_event_guests",
-        event,
-        by,
-        "update_event_guests",
         window,
         level_change,
+        kind="update_event_guests",
+        created_by=by,
     )
 
 
 def enqueue_revoke(event, visit_ids, *, by):
     """Start the job that removes the cancelled guests ``visit_ids`` from HikCentral."""
-    return _enqueue("jobs.events.revoke_event_guests", event, by, "revoke_event_guests", visit_ids)
-
-
-def _enqueue(func, event, by, kind, *args):
-    return queue.enqueue(
-        func,
+    return queue.enqueue_about(
+        "event",
         event.id,
-        *args,
-        kind=kind,
-        subject_type="event",
-        subject_id=event.id,
+        "jobs.events.revoke_event_guests",
+        visit_ids,
+        kind="revoke_event_guests",
         created_by=by,
     )
 

@@ -34,14 +34,8 @@ def notify(visit, kind):
     if not wanted(visit, kind):
         return None
     try:
-        return queue.enqueue(
-            "jobs.mail.send_host_notice",
-            visit.id,
-            kind,
-            kind="send_host_notice",
-            subject_type="visit",
-            subject_id=visit.id,
-            queue="default",
+        return queue.enqueue_about(
+            "visit", visit.id, "jobs.mail.send_host_notice", kind, kind="send_host_notice"
         )
     except queue.QueueUnavailable:
         log.warning("host notice %s for visit %s not queued", kind, visit.id)

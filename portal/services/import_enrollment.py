@@ -15,13 +15,22 @@ from itertools import islice
 from flask import current_app
 from rq import Retry
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import selectinload
 
 from portal import queue
 from portal.extensions import db
 from portal.hikvision import operations as ops
 from portal.i18n import N_
-from portal.models import ACCESS_STATES, Guest, JobRecord, Visit, VisitState, utcnow
+from portal.models import (
+    ACCESS_STATES,
+    OPEN_JOB_STATES,
+    Guest,
+    ImportState,
+    JobRecord,
+    Visit,
+    VisitState,
+    utcnow,
+)
 from portal.services import claims, delivery, enrollment
 from portal.services.import_files import purge_import_files
 from portal.services.jobs import JobFailure
@@ -35,7 +44,15 @@ MAX_CHUNK = 200
 WAITING_STATES = (VisitState.PENDING.value, VisitState.ENROLLING.value)
 ACCESS_STATE_VALUES = tuple(state.value for state in ACCESS_STATES)
 # States of an import that has no visits to enroll (yet).
-NOT_CONFIRMED = ("staging", "validated", "failed", "expired")
+NOT_CONFIRMED = tuple(
+    state.value
+    for state in (
+        ImportState.STAGING,
+        ImportState.VALIDATED,
+        ImportState.FAILED,
+        ImportState.EXPIRED,
+    )
+)
 
 
 def _job_timeout(count):
@@ -55,12 +72,11 @@ def start_enrollment(guest_import, user) -> JobRecord:
     count = db.session.scalar(
         select(func.count()).select_from(Visit).where(Visit.import_id == guest_import.id)
     )
-    record = queue.enqueue(
-        "jobs.imports.enroll_import",
+    record = queue.enqueue_about(
+        "import",
         guest_import.id,
+        "jobs.imports.enroll_import",
         kind="enroll_import",
-        subject_type="import",
-        subject_id=guest_import.id,
         created_by=user,
         retry=_retry_policy(),
         job_timeout=_job_timeout(count or 0),
@@ -78,7 +94,7 @@ def import_job(guest_import) -> JobRecord | None:
 def is_running(guest_import) -> bool:
     """Whether the import's latest job (staging or enrollment) is queued or running."""
     record = import_job(guest_import)
-    return record is not None and record.state in ("queued", "started")
+    return record is not None and record.state in OPEN_JOB_STATES
 
 
 def state_counts(guest_import) -> dict[str, int]:
@@ -137,17 +153,7 @@ def _waiting_ids(guest_import, owner):
 def _load_chunk(ids, owner):
     """Claim the chunk's visits for this run (another run may hold some), then load them."""
     held = claims.claim(ids, owner)
-    visits = db.session.scalars(
-        select(Visit)
-        .where(Visit.id.in_(held), Visit.state == VisitState.ENROLLING.value)
-        .options(
-            selectinload(Visit.guest).options(undefer(Guest.photo)),
-            selectinload(Visit.access_level),
-        )
-        .order_by(Visit.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return visits
+    return enrollment.load_claimed(held, Visit.state == VisitState.ENROLLING.value)
 
 
 class _Run:
@@ -299,7 +305,7 @@ def enroll_import(
         now=now or utcnow(),
         owner=claims.run_id(job_id),
     )
-    guest_import.state = "enrolling"
+    guest_import.state = ImportState.ENROLLING.value
     db.session.commit()
     report = report or (lambda done, total, failed: None)
 
@@ -312,7 +318,7 @@ def enroll_import(
     reapplied = _reapply(guest_import, client)
     if run.counts["transient"]:
         raise enrollment.TransientEnrollmentError(run.transient_error)
-    guest_import.state = "done"
+    guest_import.state = ImportState.DONE.value
     db.session.commit()
     purge_import_files(guest_import)
     done, total, failed = progress(guest_import)
@@ -391,7 +397,7 @@ def give_up(guest_import, sentence):
     ).all()
     for visit in visits:
         set_state(visit, VisitState.FAILED, sentence)
-    guest_import.state = "done"
+    guest_import.state = ImportState.DONE.value
     db.session.commit()
 
 

@@ -19,7 +19,16 @@ from sqlalchemy.exc import IntegrityError
 from portal import queue
 from portal.extensions import db
 from portal.i18n import N_
-from portal.models import AuditAction, Guest, GuestImport, JobRecord, Visit, VisitState, utcnow
+from portal.models import (
+    AuditAction,
+    Guest,
+    GuestImport,
+    ImportState,
+    JobRecord,
+    Visit,
+    VisitState,
+    utcnow,
+)
 from portal.services import audit, import_files, invitations
 from portal.services.brief import cap_text, cap_warnings
 from portal.services.errors import FieldErrors, ServiceError
@@ -62,9 +71,12 @@ UPLOAD_EXPIRED = N_(
 CANNOT_DISCARD = N_(
     "This guest list was confirmed: its guests stay registered, it cannot be discarded."
 )
-STAGING, VALIDATED, FAILED = "staging", "validated", "failed"
 # Imports that were never confirmed (no visit came from them): they may be discarded.
-UNCONFIRMED_STATES = (VALIDATED, "expired", FAILED)
+UNCONFIRMED_STATES = (
+    ImportState.VALIDATED.value,
+    ImportState.EXPIRED.value,
+    ImportState.FAILED.value,
+)
 STAGING_TIMEOUT = 30 * 60  # seconds: a sheet of the most rows, each with a large photo
 STILL_STAGING = N_("The sheet is still being checked; confirm it once its preview is shown.")
 STAGING_FAILED = N_("This upload could not be used: upload the guest sheet again.")
@@ -74,7 +86,11 @@ EVENT_CANCELLED = N_("This event was cancelled: its guest list can no longer cha
 
 
 # States of an import that cannot be confirmed, and why.
-REFUSED_CONFIRM = {"expired": UPLOAD_EXPIRED, STAGING: STILL_STAGING, FAILED: STAGING_FAILED}
+REFUSED_CONFIRM = {
+    ImportState.EXPIRED: UPLOAD_EXPIRED,
+    ImportState.STAGING: STILL_STAGING,
+    ImportState.FAILED: STAGING_FAILED,
+}
 
 
 class ImportFileError(FieldErrors):
@@ -212,7 +228,7 @@ def store_upload(event, user, sheet_file, photos_file=None) -> GuestImport:
             filename=filename[:255],
             sheet_path=str(sheet_path),
             photos_path=str(photos_path) if photos_path else None,
-            state=STAGING,
+            state=ImportState.STAGING.value,
         )
         db.session.add(guest_import)
         audit.record(AuditAction.IMPORT_UPLOADED, guest_import, by=user, details=filename)
@@ -280,7 +296,7 @@ def stage_import(guest_import) -> dict:
     Safe to run again (a retried job): an import that is no longer staging is left as it is.
     Raises JobFailure, once the failure is recorded on the import, when a file cannot be used.
     """
-    if guest_import.state == STAGING:
+    if guest_import.state == ImportState.STAGING:
         try:
             report, archive_used = _check_files(guest_import)
         except ImportFileError as error:
@@ -306,7 +322,7 @@ def _keep_report(guest_import, report, archive_used):
     guest_import.warnings = cap_warnings(report.warnings)
     guest_import.sheet_path = None
     guest_import.photos_path = photos_path if archive_used else None
-    guest_import.state = VALIDATED
+    guest_import.state = ImportState.VALIDATED.value
     db.session.commit()
     # Only after the commit: a job that dies before it finds its files again when retried.
     if photos_path and not archive_used:
@@ -318,7 +334,7 @@ def _keep_report(guest_import, report, archive_used):
 def fail_staging(guest_import, sentence, *, rows=()) -> None:
     """End an import's staging as failed with ``sentence``; its files are deleted; commits."""
     paths = [path for path in (guest_import.sheet_path, guest_import.photos_path) if path]
-    guest_import.state = FAILED
+    guest_import.state = ImportState.FAILED.value
     guest_import.state_reason = cap_text(sentence)
     guest_import.errors = list(rows)
     guest_import.sheet_path = guest_import.photos_path = None
@@ -478,15 +494,15 @@ def confirm_import(guest_import, user, *, invite_missing=False) -> JobRecord | N
     """
     if guest_import.state in REFUSED_CONFIRM:
         raise ImportStateError(REFUSED_CONFIRM[guest_import.state])
-    if guest_import.event.cancelled_at is not None and guest_import.state == "validated":
+    if guest_import.event.cancelled_at is not None and guest_import.state == ImportState.VALIDATED:
         raise ImportStateError(EVENT_CANCELLED)
-    if guest_import.state != "validated":
+    if guest_import.state != ImportState.VALIDATED:
         raise ImportStateError(ALREADY_CONFIRMED)
     if not guest_import.rows_valid:
         raise ImportStateError(NOTHING_TO_IMPORT)
     import_id = guest_import.id
     try:
-        if not _claim(guest_import, ("validated",), "confirmed"):
+        if not _claim(guest_import, (ImportState.VALIDATED.value,), ImportState.CONFIRMED.value):
             db.session.rollback()
             raise ImportStateError(ALREADY_CONFIRMED)
         created, skipped = _write_visits(guest_import, user, invite_missing=invite_missing)
@@ -521,6 +537,13 @@ def _invite_missing(event, user):
         log.warning("invitations of event %s not started: %s", event.id, exc)
 
 
+def retry_offered(guest_import, counts) -> bool:
+    """Whether a retry has work: confirmed, no job running, guests failed or waiting."""
+    if guest_import.state in NOT_CONFIRMED or is_running(guest_import):
+        return False
+    return any(counts.get(state) for state in (VisitState.FAILED.value, *WAITING_STATES))
+
+
 def retry_failed(guest_import, user) -> JobRecord:
     """Put the import's failed guests back to pending and enqueue the enrollment again."""
     if guest_import.state in NOT_CONFIRMED:
@@ -541,6 +564,6 @@ def retry_failed(guest_import, user) -> JobRecord:
         raise ImportStateError(NOTHING_FAILED)
     for visit in failed:
         set_state(visit, VisitState.PENDING, N_("Retry requested."), by=user)
-    guest_import.state = "confirmed"
+    guest_import.state = ImportState.CONFIRMED.value
     db.session.commit()
     return start_enrollment(guest_import, user)

@@ -311,13 +311,12 @@ def invite_event_guests(event, *, by):
         raise VisitStateError(NOBODY_TO_INVITE)
     rate = current_app.config.get("MAIL_RATE") or 0
     seconds = count / rate if rate > 0 else count * 0.1
-    return queue.enqueue(
-        "jobs.mail.invite_event_guests",
+    return queue.enqueue_about(
+        "event",
         event.id,
+        "jobs.mail.invite_event_guests",
         by.id,
         kind="invite_event_guests",
-        subject_type="event",
-        subject_id=event.id,
         created_by=by,
         queue="low",
         job_timeout=int(600 + 3 * seconds),

@@ -4,12 +4,14 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from portal.extensions import db
-from portal.models import AuditAction, JobRecord, Role, Visit
+from portal.i18n import N_
+from portal.models import AuditAction, JobRecord, JobState, Role, Visit
 from portal.queue import enqueue_again
 from portal.services import audit
 from portal.services import visits as visit_rules
 
-JOB_STATES = ("queued", "started", "finished", "failed")
+# Why a job stopped or waits for a retry when HikCentral did not answer (workers, enrollment).
+HIKCENTRAL_DOWN = N_("HikCentral did not answer; try again later.")
 
 # A job's subject type -> the endpoint of the page that shows it, and that page's id argument.
 SUBJECT_PAGES = {
@@ -107,7 +109,7 @@ def can_view(user, record):
 
 def can_retry(user, record):
     """Failed jobs may be retried by whoever started them, and by admins."""
-    if record.state != "failed" or not (record.call or {}).get("func"):
+    if record.state != JobState.FAILED or not (record.call or {}).get("func"):
         return False
     return user.can(Role.ADMIN) or record.created_by_id == user.id
 

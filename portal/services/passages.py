@@ -427,13 +427,8 @@ def _after_commit(outcome, config):
 def revoke_after_exit(visit_id):
     """REVOKE_ON_EXIT: take the guest's access away through the revoke job."""
     try:
-        queue.enqueue(
-            "jobs.enroll.revoke_visit",
-            visit_id,
-            kind="revoke_visit",
-            subject_type="visit",
-            subject_id=visit_id,
-            queue=REVOKE_QUEUE,
+        queue.enqueue_about(
+            "visit", visit_id, "jobs.enroll.revoke_visit", kind="revoke_visit", queue=REVOKE_QUEUE
         )
     except queue.QueueUnavailable:
         log.warning("could not enqueue the revocation of visit %s after its exit", visit_id)

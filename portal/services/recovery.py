@@ -22,8 +22,18 @@ from portal import queue
 from portal.extensions import db
 from portal.hikvision.errors import HikvisionError
 from portal.i18n import N_
-from portal.models import GuestImport, JobRecord, Visit, VisitState, utcnow
+from portal.models import (
+    OPEN_JOB_STATES,
+    GuestImport,
+    ImportState,
+    JobRecord,
+    JobState,
+    Visit,
+    VisitState,
+    utcnow,
+)
 from portal.services import claims, delivery, import_enrollment, imports
+from portal.services import visits as visit_service
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +60,10 @@ def job_abandoned(rq_job_id, *, will_retry):
         return None
     attempts = (record.result or {}).get("attempts", 1)
     if will_retry:
-        record.state = "queued"
+        record.state = JobState.QUEUED.value
         record.result = {"attempts": attempts + 1, "retrying": {"reason": WORKER_LOST}}
     else:
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = WORKER_LOST_FINAL
         record.ended_at = utcnow()
     db.session.commit()
@@ -97,7 +107,7 @@ def close_lost_records(now):
     records = db.session.scalars(
         select(JobRecord)
         .where(
-            JobRecord.state.in_(("queued", "started")),
+            JobRecord.state.in_(OPEN_JOB_STATES),
             JobRecord.created_at < now - RECORD_GRACE,
         )
         .order_by(JobRecord.id)
@@ -107,7 +117,7 @@ def close_lost_records(now):
     for record in records:
         if job_alive(record.rq_job_id):
             continue
-        record.state = "failed"
+        record.state = JobState.FAILED.value
         record.error = JOB_LOST
         record.ended_at = now
         closed += 1
@@ -141,7 +151,7 @@ def _has_live_job(subject_type, subject_id):
         select(JobRecord.rq_job_id).where(
             JobRecord.subject_type == subject_type,
             JobRecord.subject_id == subject_id,
-            JobRecord.state.in_(("queued", "started")),
+            JobRecord.state.in_(OPEN_JOB_STATES),
         )
     ).all()
     return any(job_alive(rq_job_id) for rq_job_id in records)
@@ -173,11 +183,14 @@ def fail_stopped_stagings(now):
     rows = db.session.execute(
         select(GuestImport, JobRecord.state)
         .outerjoin(JobRecord, JobRecord.id == GuestImport.job_id)
-        .where(GuestImport.state == imports.STAGING, GuestImport.created_at < now - RECORD_GRACE)
+        .where(
+            GuestImport.state == ImportState.STAGING.value,
+            GuestImport.created_at < now - RECORD_GRACE,
+        )
         .order_by(GuestImport.id)
         .limit(LIMIT)
     ).all()
-    stopped = [guest_import for guest_import, state in rows if state in (None, "failed")]
+    stopped = [guest_import for guest_import, state in rows if state in (None, JobState.FAILED)]
     for guest_import in stopped:
         imports.fail_staging(guest_import, STAGING_STOPPED)
     return len(stopped)
@@ -189,16 +202,7 @@ def requeue(singles, import_ids):
     records = []
     for start in range(0, len(singles), size):
         visit_id = singles[start]
-        records.append(
-            queue.enqueue(
-                "jobs.enroll.enroll_visit",
-                visit_id,
-                kind="enroll_visit",
-                subject_type="visit",
-                subject_id=visit_id,
-                queue="high",
-            )
-        )
+        records.append(visit_service.enqueue_enrollment(visit_id))
     for import_id in import_ids:
         guest_import = db.session.get(GuestImport, import_id)
         if guest_import is not None:

@@ -25,7 +25,15 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
-from portal.models import LIVE_STATES, Guest, GuestImport, Visit, VisitStateChange, utcnow
+from portal.models import (
+    LIVE_STATES,
+    Guest,
+    GuestImport,
+    ImportState,
+    Visit,
+    VisitStateChange,
+    utcnow,
+)
 from portal.services import audit, import_files, imports
 
 log = logging.getLogger(__name__)
@@ -164,11 +172,14 @@ def _clear_old_import_rows(cutoff) -> int:
 
 def expire_import_uploads(cutoff) -> dict[str, int]:
     """Expire guest lists never confirmed by ``cutoff`` and delete stored ZIPs nobody needs."""
-    stale = and_(GuestImport.state == imports.VALIDATED, GuestImport.created_at <= cutoff)
+    stale = and_(GuestImport.state == ImportState.VALIDATED.value, GuestImport.created_at <= cutoff)
     expired = 0
     for ids in _batches(GuestImport.id, stale):
         expired += _update(
-            GuestImport, ids, stale, {"state": "expired", "valid_rows": [], "errors": []}
+            GuestImport,
+            ids,
+            stale,
+            {"state": ImportState.EXPIRED.value, "valid_rows": [], "errors": []},
         )
         db.session.commit()
     return {
@@ -181,7 +192,7 @@ def _delete_unneeded_archives() -> int:
     """Files of lists no longer staging or waiting for a confirm (confirm copied the photos)."""
     unneeded = and_(
         or_(GuestImport.photos_path.is_not(None), GuestImport.sheet_path.is_not(None)),
-        GuestImport.state.not_in((imports.STAGING, imports.VALIDATED)),
+        GuestImport.state.not_in((ImportState.STAGING.value, ImportState.VALIDATED.value)),
     )
     deleted = 0
     for ids in _batches(GuestImport.id, unneeded):

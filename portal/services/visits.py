@@ -21,6 +21,7 @@ from portal.models import (
     AccessLevel,
     AuditAction,
     Guest,
+    JobState,
     Role,
     Visit,
     VisitState,
@@ -272,6 +273,11 @@ def queue_for_enrollment(visit, *, by=None):
     return _enqueue_quietly(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
 
 
+def enqueue_enrollment(visit_id, *, by=None):
+    """Start the enrollment job of a visit (raises QueueUnavailable); its JobRecord."""
+    return _enqueue(visit_id, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
+
+
 def supply_photo(visit, photo, *, by):
     """The host uploads the photo of a guest who was invited: the link closes, enrollment runs."""
     from portal.services.invitations import close_invitations
@@ -323,7 +329,7 @@ def change_window(visit, starts_at, ends_at, *, by):
     db.session.commit()
     # An enrolling visit may already hold the old window on HikCentral: correct it after.
     if visit.state in ACCESS_STATES or visit.state == VisitState.ENROLLING:
-        return _enqueue(visit, "jobs.enroll.update_validity", "update_validity", by=by)
+        return _enqueue(visit.id, "jobs.enroll.update_validity", "update_validity", by=by)
     return None
 
 
@@ -338,7 +344,7 @@ def cancel_visit(visit, *, by):
     audit.record(AuditAction.VISIT_CANCELLED, visit, by=by)
     db.session.commit()
     if had_access:
-        return _enqueue(visit, "jobs.enroll.revoke_visit", "revoke_visit", by=by)
+        return _enqueue(visit.id, "jobs.enroll.revoke_visit", "revoke_visit", by=by)
     return None
 
 
@@ -359,7 +365,7 @@ def retry_enrollment(visit, *, by, photo=None):
         set_state(visit, VisitState.PENDING, N_("Retry requested."), by=by)
     audit.record(AuditAction.VISIT_RETRIED, visit, by=by, details="new photo" if photo else None)
     db.session.commit()
-    return _enqueue(visit, "jobs.enroll.enroll_visit", "enroll_visit", by=by)
+    return enqueue_enrollment(visit.id, by=by)
 
 
 def reapply(visit, *, by):
@@ -367,7 +373,7 @@ def reapply(visit, *, by):
     if visit.state not in ACCESS_STATES or not visit.hik_person_id:
         raise VisitStateError(N_("Only a visit with access on the doors can be delivered again."))
     audit.record(AuditAction.ACCESS_REAPPLIED, visit, by=by)  # committed with the job record
-    return _enqueue(visit, "jobs.enroll.reapply_visit", "reapply_visit", by=by)
+    return _enqueue(visit.id, "jobs.enroll.reapply_visit", "reapply_visit", by=by)
 
 
 def needs_retry(visit):
@@ -377,7 +383,7 @@ def needs_retry(visit):
     if visit.state != VisitState.PENDING:
         return False
     job = latest_job(visit)
-    return job is None or job.state == "failed"
+    return job is None or job.state == JobState.FAILED
 
 
 def visible_visits(user):
@@ -453,22 +459,14 @@ def _require_changeable(visit, sentence):
         raise VisitStateError(sentence % {"state": STATE_WORDS[VisitState(visit.state)]})
 
 
-def _enqueue(visit, func, kind, *, by):
-    return queue.enqueue(
-        func,
-        visit.id,
-        kind=kind,
-        subject_type="visit",
-        subject_id=visit.id,
-        created_by=by,
-        queue=QUEUE,
-    )
+def _enqueue(visit_id, func, kind, *, by):
+    return queue.enqueue_about("visit", visit_id, func, kind=kind, created_by=by, queue=QUEUE)
 
 
 def _enqueue_quietly(visit, func, kind, *, by):
     """Enqueue after a commit; on failure the visit stays pending and its page offers a retry."""
     try:
-        return _enqueue(visit, func, kind, by=by)
+        return _enqueue(visit.id, func, kind, by=by)
     except queue.QueueUnavailable:
         log.warning("could not enqueue %s for visit %s; it stays pending", kind, visit.id)
     except (RedisError, SQLAlchemyError):

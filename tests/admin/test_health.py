@@ -6,7 +6,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from portal.extensions import db
-from portal.models import JobRecord
+from portal.models import JobRecord, JobState
 
 
 def test_healthz_ok_without_login(anon_client):
@@ -31,8 +31,8 @@ def _job(kind, state, n):
 
 def test_metrics_for_admin(app, admin_client, sim):
     for n in range(3):
-        _job("enroll_visit", "finished", n)
-    _job("enroll_visit", "failed", 9)
+        _job("enroll_visit", JobState.FINISHED, n)
+    _job("enroll_visit", JobState.FAILED, 9)
     db.session.commit()
     # One HikCentral call so the client metrics carry a sample.
     admin_client.get("/admin/connection")

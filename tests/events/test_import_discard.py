@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import GuestImport, Role, Visit
+from portal.models import GuestImport, ImportState, Role, Visit
 from portal.services import imports
 from portal.services.imports import ImportStateError
 from tests.events.imports_support import (
@@ -80,7 +80,7 @@ def test_an_import_with_visits_is_never_deleted_whatever_its_state_says(
     imports.confirm_import(guest_import, organizer_user)
     # Even a row wrongly put back to "validated" keeps its visits and itself.
     guest_import = db.session.get(GuestImport, guest_import.id)
-    guest_import.state = "validated"
+    guest_import.state = ImportState.VALIDATED
     db.session.commit()
     with pytest.raises(ImportStateError):
         imports.discard_import(guest_import)
@@ -90,7 +90,7 @@ def test_an_import_with_visits_is_never_deleted_whatever_its_state_says(
 
 def test_an_expired_upload_can_be_discarded_and_not_confirmed(app, event, organizer_user):
     guest_import = stage_upload(event, organizer_user, upload(sheet(guest_rows(1)), "guests.csv"))
-    guest_import.state = "expired"
+    guest_import.state = ImportState.EXPIRED
     db.session.commit()
     with pytest.raises(ImportStateError) as caught:
         imports.confirm_import(guest_import, organizer_user)

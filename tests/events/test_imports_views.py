@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import GuestImport, JobRecord, Role, Visit
+from portal.models import GuestImport, ImportState, JobRecord, Role, Visit
 from portal.services import imports
 from portal.sheets import validate
 from tests.events.imports_support import (
@@ -226,7 +226,7 @@ def test_confirm_then_progress_reaches_the_end(organizer_client, event, redis_co
     page = organizer_client.get(url).get_data(as_text=True)
     assert "enrollment has started" in page
     guest_import = latest_import()
-    assert guest_import.state == "confirmed" and guest_import.job_id
+    assert guest_import.state == ImportState.CONFIRMED and guest_import.job_id
     assert f"/jobs/{guest_import.job_id}.json" in page and "job-progress.js" in page
     assert "0 of 3" in page or "of 0" in page
 
@@ -234,7 +234,7 @@ def test_confirm_then_progress_reaches_the_end(organizer_client, event, redis_co
 
     page = organizer_client.get(url).get_data(as_text=True)
     assert "3 of 3" in page and "Failed guests" not in page
-    assert latest_import().state == "done"
+    assert latest_import().state == ImportState.DONE
     # Confirming again is refused politely.
     again = organizer_client.post(
         f"{url}/confirm", data={"csrf_token": csrf_token(organizer_client, url)}
@@ -287,7 +287,7 @@ def test_confirm_and_retry_need_csrf(organizer_client, event):
     guest_import = latest_import()
     assert organizer_client.post(f"/imports/{guest_import.id}/confirm").status_code == 400
     assert organizer_client.post(f"/imports/{guest_import.id}/retry").status_code == 400
-    assert latest_import().state == "validated"
+    assert latest_import().state == ImportState.VALIDATED
 
 
 def test_role_rules(app, organizer_client, host_client, event, organizer_user):

@@ -9,8 +9,9 @@ from rq import Queue
 from rq.job import Job
 
 from portal.extensions import db
-from portal.models import JobRecord, Role
-from portal.queue import QUEUES, enqueue
+from portal.models import JobRecord, JobState, Role
+from portal.queue import QUEUES
+from portal.services.visits import enqueue_enrollment
 from tests.events.imports_support import run_worker
 from tests.fixtures.app import client_for
 from tests.fixtures.factories import make_user, make_visit
@@ -39,20 +40,12 @@ def test_the_photo_answers_only_to_host_security_and_admin(app, host_user, acces
 def test_enrollment_never_logs_or_returns_the_photo(app, sim, redis_conn, host_user, level, caplog):
     visit = make_visit(host_user, level)
     photo = visit.guest.photo
-    record = enqueue(
-        "jobs.enroll.enroll_visit",
-        visit.id,
-        kind="enroll_visit",
-        subject_type="visit",
-        subject_id=visit.id,
-        created_by=host_user,
-        queue="high",
-    )
+    record = enqueue_enrollment(visit.id, by=host_user)
     with caplog.at_level(logging.DEBUG):
         run_worker(redis_conn)
     db.session.expire_all()
     record = db.session.get(JobRecord, record.id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     # The photo as sent to HikCentral (base64) and its raw bytes, in any form a log could take.
     traces = [base64.b64encode(photo).decode(), photo.hex(), repr(photo)[:60]]
     logged = caplog.text

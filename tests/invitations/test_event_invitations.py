@@ -4,7 +4,7 @@ import preview's warning with its offer to invite."""
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import JobRecord, Visit, VisitState
+from portal.models import JobRecord, JobState, Visit, VisitState
 from portal.services import events as event_service
 from portal.services import imports as import_service
 from portal.services import invitations
@@ -54,7 +54,7 @@ def test_confirming_with_invitations_waits_for_the_photos_and_sends_one_job(
     messages = smtp_server.handler.messages
     assert sorted(m["To"] for m in messages) == [f"guest{n}@example.com" for n in (100, 101, 102)]
     record = db.session.scalar(select(JobRecord).where(JobRecord.kind == "invite_event_guests"))
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert (record.progress_done, record.progress_total, record.progress_failed) == (3, 3, 0)
     assert record.result == {"event": event.id, "invited": 3, "failed": 0, "total": 3}
     assert event_service.photo_counts(event) == {"missing": 3, "received": 0, "enrolled": 2}

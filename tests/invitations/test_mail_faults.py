@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Guest, Invitation, JobRecord, MailState
+from portal.models import Guest, Invitation, JobRecord, JobState, MailState
 from portal.services import host_notices, mail
 from portal.services.invitation_mail import send_host_notice
 from tests.fixtures.factories import make_visit
@@ -22,7 +22,7 @@ def test_smtp_down_is_retried_then_the_visit_page_says_it_could_not_be_sent(
     assert invitation.mail_state == MailState.FAILED
     assert invitation.mail_error == mail.SERVER_DOWN
     record = db.session.scalar(select(JobRecord).where(JobRecord.kind == "send_invitation"))
-    assert record.state == "failed" and record.result == {"attempts": 3}
+    assert record.state == JobState.FAILED and record.result == {"attempts": 3}
     page = host_client.get(f"/visits/{invitation.visit_id}").get_data(as_text=True)
     assert "The invitation could not be sent" in page
     assert mail.SERVER_DOWN in page

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from portal.hikvision import client_for
 from portal.hikvision import operations as ops
 from portal.hikvision.operations import ADD_PERSONS, PERSON_ADD, REAPPLY
-from portal.models import JobRecord, Visit
+from portal.models import JobRecord, JobState, Visit
 from portal.services import claims, enrollment
 from tests.fixtures.factories import face_jpeg, make_guest, make_visit
 from tests.jobs.test_enroll_jobs import enqueue_enroll, reload
@@ -129,12 +129,12 @@ def test_one_refused_guest_fails_alone(app, db, sim, work, host_user, level):
     assert "photo" in reload(db, Visit, broken.id).state_reason
     first = reload(db, JobRecord, records[0].id)
     assert (first.state, first.result["batch"]) == (
-        "finished",
+        JobState.FINISHED,
         {"visits": 3, "enrolled": 2, "failed": 1},
     )
     # The refused guest's own job says why, and which job tried.
     own = reload(db, JobRecord, records[1].id)
-    assert own.state == "failed" and "photo" in own.error
+    assert own.state == JobState.FAILED and "photo" in own.error
     assert own.result["by_job"] == first.id
     assert sim.person(broken.person_code) is None
     assert sim.stats()["calls"][PERSON_ADD] == 3  # the refused guest was not sent twice

@@ -7,27 +7,32 @@ from rq.registry import ScheduledJobRegistry
 
 from portal.hikvision import client_for
 from portal.hikvision.operations import DELIVERY
-from portal.models import JobRecord, Visit
+from portal.models import JobRecord, JobState, Visit, VisitState
 from portal.queue import enqueue
 from portal.services import delivery, enrollment
+from portal.services.visits import enqueue_enrollment
 from tests.fixtures.factories import face_jpeg, make_access_level, make_guest, make_visit
 
 
 def enqueue_enroll(visit, user=None):
-    return enqueue(
-        "jobs.enroll.enroll_visit",
-        visit.id,
-        kind="enroll_visit",
-        subject_type="visit",
-        subject_id=visit.id,
-        created_by=user,
-        queue="high",
-    )
+    """The visit's enrollment job, started as the portal starts it."""
+    return enqueue_enrollment(visit.id, by=user)
 
 
 def reload(db, model, id_):
     db.session.expire_all()
     return db.session.get(model, id_)
+
+
+def failed_for_good(app, db, visit, record, sentence):
+    """The visit failed with ``sentence``, its job too, and RQ will not retry it; the record."""
+    visit = reload(db, Visit, visit.id)
+    assert (visit.state, visit.state_reason) == (VisitState.FAILED, sentence)
+    record = reload(db, JobRecord, record.id)
+    assert (record.state, record.error) == (JobState.FAILED, sentence)
+    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
+    assert job.get_status() == JobStatus.FAILED
+    return record
 
 
 def hik_calls(sim):
@@ -59,7 +64,7 @@ def test_enroll_happy_path(app, db, sim, work, host_user, level):
     assert sum(calls.values()) <= 3, calls
 
     record = reload(db, JobRecord, record.id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert record.started_at and record.ended_at and record.ended_at >= record.started_at
     assert record.result["outcome"] == "enrolled"
     assert record.result["person"] == "created"
@@ -70,7 +75,7 @@ def test_the_job_sees_the_committed_visit(app, db, sim, work, host_user, level):
     # The record exists before the job does, and the worker's own session finds the visit.
     visit = make_visit(host_user, level)
     record = enqueue_enroll(visit)
-    assert reload(db, JobRecord, record.id).state == "queued"
+    assert reload(db, JobRecord, record.id).state == JobState.QUEUED
     assert Job.fetch(record.rq_job_id, connection=app.extensions["redis"]).args == (visit.id,)
     work()
     assert reload(db, Visit, visit.id).state == "enrolled"
@@ -117,16 +122,8 @@ def test_unknown_access_level_fails_without_grant(app, db, sim, work, host_user)
     record = enqueue_enroll(visit)
     work()
 
-    visit = reload(db, Visit, visit.id)
-    assert visit.state == "failed"
-    assert visit.state_reason == enrollment.ACCESS_LEVEL_GONE
-    record = reload(db, JobRecord, record.id)
-    assert record.state == "failed"
-    assert record.error == enrollment.ACCESS_LEVEL_GONE
-    assert "Traceback" not in record.error
     # Permanent: not retried, and nothing was re-applied after the failed grant.
-    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
-    assert job.get_status() == JobStatus.FAILED
+    failed_for_good(app, db, visit, record, enrollment.ACCESS_LEVEL_GONE)
     assert "/artemis/api/visitor/v1/auth/reapplication" not in sim.stats()["calls"]
 
 
@@ -160,7 +157,7 @@ def test_transient_failure_schedules_a_retry(
     assert job.retries_left == 4
     assert record.rq_job_id in ScheduledJobRegistry("high", connection=app.extensions["redis"])
     record = reload(db, JobRecord, record.id)
-    assert record.state == "queued"
+    assert record.state == JobState.QUEUED
     assert record.result["retrying"]["in_seconds"] == 10
     assert record.result["retrying"]["reason"] == "HikCentral did not answer; try again later."
     # The visit waits in "enrolling" for the retry; it has not failed.
@@ -176,15 +173,8 @@ def test_retries_exhausted_fail_the_visit_with_a_sentence(
     record = enqueue_enroll(visit)
     work()
 
-    visit = reload(db, Visit, visit.id)
-    assert visit.state == "failed"
-    assert visit.state_reason == enrollment.HIKCENTRAL_DOWN
-    record = reload(db, JobRecord, record.id)
-    assert record.state == "failed"
-    assert record.error == "HikCentral did not answer; try again later."
+    record = failed_for_good(app, db, visit, record, enrollment.HIKCENTRAL_DOWN)
     assert record.result == {"attempts": 3}
-    job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
-    assert job.get_status() == JobStatus.FAILED
     assert sim.stats()["faults"] >= 3
 
 
@@ -246,7 +236,7 @@ def test_change_window_then_revoke(app, db, sim, work, host_user, level):
     # Twice is fine: the person is already gone.
     again = enqueue("jobs.enroll.revoke_visit", visit.id, kind="revoke_visit")
     work()
-    assert reload(db, JobRecord, again.id).state == "finished"
+    assert reload(db, JobRecord, again.id).state == JobState.FINISHED
 
 
 def test_registered_visit_is_enrolled_by_the_worker(app, db, sim, work, host_user, level):
@@ -262,7 +252,7 @@ def test_registered_visit_is_enrolled_by_the_worker(app, db, sim, work, host_use
         photo=face_jpeg(),
     )
     record = db.session.query(JobRecord).filter_by(subject_id=visit.id).one()
-    assert (record.kind, record.state) == ("enroll_visit", "queued")
+    assert (record.kind, record.state) == ("enroll_visit", JobState.QUEUED)
     work()
     visit = reload(db, Visit, visit.id)
     assert visit.state == "enrolled"

@@ -7,7 +7,7 @@ import pytest
 from rq.job import Job, JobStatus
 
 from portal.hikvision import client_for
-from portal.models import JobRecord, Role, Visit
+from portal.models import JobRecord, JobState, Role, Visit
 from portal.services import enrollment, imports
 from portal.services import events as event_service
 from portal.services.event_guests import EVENT_CANCELLED
@@ -97,7 +97,11 @@ def test_a_later_end_moves_the_guests_who_follow_the_event_and_hikcentral(
     assert calls.get(UPDATE, 0) - calls_before.get(UPDATE, 0) == 2
     assert calls.get(REAPPLY, 0) - calls_before.get(REAPPLY, 0) == 1
     record = reload(db, JobRecord, change.job.id)
-    assert (record.state, record.subject_type, record.subject_id) == ("finished", "event", event.id)
+    assert (record.state, record.subject_type, record.subject_id) == (
+        JobState.FINISHED,
+        "event",
+        event.id,
+    )
     assert (record.progress_done, record.progress_total, record.progress_failed) == (2, 2, 0)
     # The event page follows the job.
     page = client_for_user(app, organizer).get(f"/events/{event.id}").get_data(as_text=True)
@@ -141,7 +145,7 @@ def test_cancelling_the_event_cancels_its_guests_and_removes_them_in_one_job(
     # One revoke call for the access level they share.
     assert hik_calls(sim).get(DELETE_PERSONS, 0) - calls_before.get(DELETE_PERSONS, 0) == 1
     record = reload(db, JobRecord, change.job.id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert (record.progress_done, record.progress_total) == (3, 3)
     with pytest.raises(event_service.EventStateError):
         save(event, organizer, name="Too late")
@@ -160,7 +164,7 @@ def test_a_transient_failure_retries_the_whole_move(
     job = Job.fetch(change.job.rq_job_id, connection=app.extensions["redis"])
     assert job.get_status() == JobStatus.SCHEDULED
     record = reload(db, JobRecord, change.job.id)
-    assert record.state == "queued"
+    assert record.state == JobState.QUEUED
     assert record.result["retrying"]["reason"] == "HikCentral did not answer; try again later."
 
 

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.hikvision import client_for
 from portal.hikvision import operations as ops
 from portal.hikvision.operations import ADD_PERSONS, PERSON_ADD, PERSON_BY_CODE, REAPPLY
-from portal.models import GuestImport, JobRecord, Visit
+from portal.models import GuestImport, ImportState, JobRecord, JobState, Visit
 from portal.services import enrollment, import_enrollment, imports
 from tests.events.imports_support import (
     guest_rows,
@@ -59,11 +59,11 @@ def test_the_job_enrolls_everyone_in_few_calls(app, db, sim, work, event, organi
     work()
 
     record = reload(JobRecord, record.id)
-    assert record.state == "finished", record.error
+    assert record.state == JobState.FINISHED, record.error
     assert (record.progress_done, record.progress_total, record.progress_failed) == (N, N, 0)
     assert record.result["enrolled_now"] == N and record.result["reapplied"] == N
     guest_import = reload(GuestImport, guest_import.id)
-    assert guest_import.state == "done"
+    assert guest_import.state == ImportState.DONE
     visits = visits_of(guest_import)
     assert {v.state for v in visits} == {"enrolled"}
     assert {v.delivery for v in visits} == {"pending"}
@@ -180,7 +180,7 @@ def test_a_refused_photo_fails_that_guest_with_a_reason_and_retry_enrolls_it(
     assert visits[broken.id].state_reason.startswith("HikCentral refused the photo")
     assert [v.state for k, v in visits.items() if k != broken.id] == ["enrolled", "enrolled"]
     record = reload(JobRecord, reload(GuestImport, guest_import.id).job_id)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert (record.progress_done, record.progress_total, record.progress_failed) == (3, 3, 1)
     assert [v.id for v in db.session.scalars(import_enrollment.failed_visits(guest_import))] == [
         broken.id
@@ -192,7 +192,7 @@ def test_a_refused_photo_fails_that_guest_with_a_reason_and_retry_enrolls_it(
     work()
 
     assert {v.state for v in visits_of(guest_import)} == {"enrolled"}
-    assert reload(JobRecord, retry.id).state == "finished"
+    assert reload(JobRecord, retry.id).state == JobState.FINISHED
     codes = person_codes(sim)
     assert len(codes) == 3 and set(codes.values()) == {1}
 
@@ -207,7 +207,7 @@ def test_hikcentral_down_leaves_guests_waiting_and_a_rerun_finishes(
         import_enrollment.enroll_import(guest_import, impatient_client, job_id="job-1")
     db.session.rollback()
     assert {v.state for v in visits_of(guest_import)} <= {"enrolling", "pending"}
-    assert reload(GuestImport, guest_import.id).state == "enrolling"
+    assert reload(GuestImport, guest_import.id).state == ImportState.ENROLLING
 
     sim.configure(fault_rate=0.0)
     # RQ retries the same job (same id): it takes up the guests it holds.
@@ -230,7 +230,7 @@ def test_giving_up_fails_the_waiting_guests_so_they_can_be_retried(
     visits = visits_of(guest_import)
     assert {v.state for v in visits} == {"failed"}
     assert {v.state_reason for v in visits} == {enrollment.HIKCENTRAL_DOWN}
-    assert reload(GuestImport, guest_import.id).state == "done"
+    assert reload(GuestImport, guest_import.id).state == ImportState.DONE
 
 
 def test_a_guest_cancelled_meanwhile_is_skipped(app, db, sim, work, event, organizer_user):

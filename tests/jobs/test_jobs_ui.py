@@ -1,7 +1,7 @@
 """Job pages: list with role rules and filter, detail with progress, JSON twin, retry action."""
 
 from portal.extensions import db as _db
-from portal.models import JobRecord, Role
+from portal.models import JobRecord, JobState, Role
 from portal.queue import enqueue
 from tests.fixtures.app import client_for, csrf_token
 from tests.fixtures.factories import make_user
@@ -11,7 +11,7 @@ def failed_job(user, *, func="tests.jobs.sample_jobs.count_to", args=(3,)):
     record = enqueue(
         func, *args, kind="enroll_visit", subject_type="visit", subject_id=7, created_by=user
     )
-    record.state = "failed"
+    record.state = JobState.FAILED
     record.error = "HikCentral did not answer; try again later."
     _db.session.commit()
     return record
@@ -93,7 +93,7 @@ def test_failed_job_shows_error_and_retries(app, db, work, host_client, host_use
     assert (new.kind, new.subject_id, new.call["args"]) == ("enroll_visit", 7, [3])
     work()
     db.session.expire_all()
-    assert db.session.get(JobRecord, new.id).state == "finished"
+    assert db.session.get(JobRecord, new.id).state == JobState.FINISHED
 
 
 def test_only_creator_or_admin_may_retry(app, host_user, security_client, admin_client):

@@ -6,7 +6,7 @@ from rq import Queue
 
 from jobs import schedule
 from portal.extensions import db
-from portal.models import Guest, utcnow
+from portal.models import Guest, JobState, utcnow
 from portal.queue import enqueue
 from tests.fixtures.factories import make_guest, make_visit
 
@@ -43,7 +43,7 @@ def test_the_purge_job_reports_its_counts_and_runs_twice(app, work, host_user, a
     work()
 
     db.session.expire_all()
-    assert first.state == "finished" and first.result["photos_deleted"] == 1
+    assert first.state == JobState.FINISHED and first.result["photos_deleted"] == 1
     assert first.result["guests_anonymized"] == 0
-    assert second.state == "finished" and not any(second.result.values())
+    assert second.state == JobState.FINISHED and not any(second.result.values())
     assert db.session.get(Guest, guest.id).photo is None

@@ -8,7 +8,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import update
 
 from portal.hikvision import client_for
-from portal.models import JobRecord, Visit, utcnow
+from portal.models import JobRecord, JobState, Visit, utcnow
 from portal.runtime import GatehouseWorker
 from portal.services import claims, recovery
 from tests.fixtures.factories import make_guest, make_visit
@@ -52,14 +52,14 @@ def test_a_dead_workers_job_is_found_and_run_again(
     # Three missed heartbeats later the job is abandoned; RQ retries it (it has retries left).
     assert recovery.find_abandoned(at=utcnow() + timedelta(seconds=5)) == 1
     record = reload(db, JobRecord, record.id)
-    assert record.state == "queued"
+    assert record.state == JobState.QUEUED
     assert record.result["retrying"]["reason"] == recovery.WORKER_LOST
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED
 
     Queue(job.origin, connection=redis_conn).enqueue_job(job)  # the retry falls due
     work()
     assert reload(db, Visit, visit.id).state == "enrolled"
-    assert reload(db, JobRecord, record.id).state == "finished"
+    assert reload(db, JobRecord, record.id).state == JobState.FINISHED
 
 
 def test_a_record_whose_rq_job_no_longer_exists_is_closed(app, db, redis_conn, host_user, level):
@@ -69,7 +69,7 @@ def test_a_record_whose_rq_job_no_longer_exists_is_closed(app, db, redis_conn, h
     age(db, visit)
     summary = recovery.reconcile(client_for(app))
     record = reload(db, JobRecord, record.id)
-    assert (record.state, record.error) == ("failed", recovery.JOB_LOST)
+    assert (record.state, record.error) == (JobState.FAILED, recovery.JOB_LOST)
     assert summary["lost_records"] == 1
     # The visit it was about is queued again by a new job.
     assert summary["requeued_visits"] == 1

@@ -2,7 +2,7 @@
 
 from rq import Queue
 
-from portal.models import JobRecord, Visit
+from portal.models import JobRecord, JobState, Visit
 from tests.fixtures.factories import make_visit
 from tests.jobs.test_enroll_jobs import enqueue_enroll
 
@@ -15,7 +15,7 @@ def test_worker_burst_runs_queued_jobs(app, db, sim, host_user, level):
     assert "worker done: jobs ran" in result.output
     db.session.expire_all()
     assert db.session.get(Visit, visit.id).state == "enrolled"
-    assert db.session.get(JobRecord, record.id).state == "finished"
+    assert db.session.get(JobRecord, record.id).state == JobState.FINISHED
 
 
 def test_worker_listens_only_to_named_queues(app, db, sim, host_user, level, redis_conn):

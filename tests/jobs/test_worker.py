@@ -3,7 +3,7 @@
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
-from portal.models import JobRecord
+from portal.models import JobRecord, JobState
 from portal.queue import enqueue
 from tests.fixtures.factories import make_access_level, make_visit
 
@@ -19,7 +19,7 @@ def test_states_progress_and_result(app, db, work):
     record = enqueue(f"{JOBS}.count_to", 4, kind="count")
     work()
     record = reload(db, record)
-    assert record.state == "finished"
+    assert record.state == JobState.FINISHED
     assert (record.progress_done, record.progress_total, record.progress_failed) == (4, 4, 1)
     assert record.result["record"] == record.id
     assert record.started_at <= record.ended_at
@@ -36,7 +36,7 @@ def test_unexpected_error_is_a_sentence_not_a_traceback(app, db, work):
     record = enqueue(f"{JOBS}.crash", kind="crash", retry=Retry(max=3))
     work()
     record = reload(db, record)
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error == "The job stopped because of an unexpected error; it has been logged."
     assert "secret" not in record.error and "KeyError" not in record.error
     job = Job.fetch(record.rq_job_id, connection=app.extensions["redis"])
@@ -49,7 +49,7 @@ def test_permanent_hikcentral_error(app, db, work):
     record = enqueue(f"{JOBS}.refuse", kind="refuse")
     work()
     record = reload(db, record)
-    assert record.state == "failed"
+    assert record.state == JobState.FAILED
     assert record.error.startswith("HikCentral refused the request")
     assert "personCode" not in record.error
 
@@ -59,7 +59,7 @@ def test_job_failure_keeps_its_sentence_and_result(app, db, work):
     work()
     record = reload(db, record)
     assert (record.state, record.error, record.result) == (
-        "failed",
+        JobState.FAILED,
         "The sheet has no guests.",
         {"rows": 0},
     )

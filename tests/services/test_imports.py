@@ -10,8 +10,8 @@ from sqlalchemy import func, select, text
 
 from portal import queue
 from portal.extensions import db
-from portal.models import Guest, GuestImport, JobRecord, Visit
-from portal.services import import_files, imports
+from portal.models import Guest, GuestImport, ImportState, JobRecord, JobState, Visit
+from portal.services import import_enrollment, import_files, imports
 from portal.services.imports import ImportFileError, ImportStateError
 from portal.services.jobs import JobFailure
 from tests.events.imports_support import (
@@ -50,7 +50,7 @@ def test_stage_keeps_valid_rows_and_every_error_by_row_and_column(app, event, or
     rows.append(["", "x@example.com", "", "", ""])
     guest_import = stage(event, organizer_user, rows)
 
-    assert guest_import.state == "validated"
+    assert guest_import.state == ImportState.VALIDATED
     assert (guest_import.rows_total, guest_import.rows_valid, guest_import.rows_invalid) == (
         4,
         2,
@@ -245,7 +245,7 @@ def test_confirm_writes_every_visit_then_enqueues_after_the_commit(
     assert Queue("default", connection=redis_conn).job_ids == [record.rq_job_id]
     db.session.expire_all()
     guest_import = db.session.get(GuestImport, guest_import.id)
-    assert guest_import.state == "confirmed"
+    assert guest_import.state == ImportState.CONFIRMED
     assert guest_import.job_id == record.id
     visits = db.session.scalars(select(Visit).order_by(Visit.id)).all()
     assert {v.state for v in visits} == {"pending"}
@@ -282,7 +282,7 @@ def test_confirm_is_one_transaction(app, event, organizer_user, monkeypatch, red
     with pytest.raises(RuntimeError):
         imports.confirm_import(guest_import, organizer_user)
     assert count(Visit) == 0 and count(Guest) == 0 and count(JobRecord) == 0
-    assert db.session.get(GuestImport, guest_import.id).state == "validated"
+    assert db.session.get(GuestImport, guest_import.id).state == ImportState.VALIDATED
 
 
 def test_confirming_twice_is_refused(app, event, organizer_user, redis_conn):
@@ -316,29 +316,37 @@ def test_uploading_the_same_sheet_again_adds_no_duplicates(app, event, organizer
     assert "Already registered" in again.errors[0]["message"]
 
 
+def retry_offered(guest_import):
+    return imports.retry_offered(guest_import, import_enrollment.state_counts(guest_import))
+
+
 def test_retry_failed_puts_failed_guests_back_and_enqueues(app, event, organizer_user, redis_conn):
     guest_import = stage(event, organizer_user, guest_rows(2))
+    assert not retry_offered(guest_import)  # not confirmed yet
     first_job = imports.confirm_import(guest_import, organizer_user)
+    assert not retry_offered(guest_import)  # its job is still queued
     with pytest.raises(ImportStateError, match="still running"):
         imports.retry_failed(guest_import, organizer_user)
-    first_job.state = "finished"
+    first_job.state = JobState.FINISHED.value
     visit = db.session.scalars(select(Visit)).first()
     visit.state = "failed"
     visit.state_reason = "HikCentral refused the photo."
     db.session.commit()
 
+    assert retry_offered(guest_import)
     record = imports.retry_failed(guest_import, organizer_user)
     assert record.id != first_job.id and guest_import.job_id == record.id
     assert db.session.get(Visit, visit.id).state == "pending"
-    assert guest_import.state == "confirmed"
+    assert guest_import.state == ImportState.CONFIRMED
 
 
 def test_retry_without_failures_is_refused(app, event, organizer_user, redis_conn):
     guest_import = stage(event, organizer_user, guest_rows(1))
     record = imports.confirm_import(guest_import, organizer_user)
-    record.state = "finished"
+    record.state = JobState.FINISHED.value
     db.session.execute(text("update visits set state = 'enrolled'"))
     db.session.commit()
+    assert not retry_offered(guest_import)
     with pytest.raises(ImportStateError, match="No guest"):
         imports.retry_failed(guest_import, organizer_user)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.config import from_environment
 from portal.extensions import db
-from portal.models import Guest, GuestImport, Visit, VisitStateChange, utcnow
+from portal.models import Guest, GuestImport, ImportState, Visit, VisitStateChange, utcnow
 from portal.services import imports, retention
 from tests.events.imports_support import (
     guest_rows,
@@ -261,14 +261,15 @@ def test_unconfirmed_uploads_expire_after_a_day(app, now, event, organizer_user)
     db.session.expire_all()
     stale, fresh = db.session.get(GuestImport, stale.id), db.session.get(GuestImport, fresh.id)
     assert (stale.state, stale.photos_path, stale.valid_rows, stale.errors) == (
-        "expired",
+        ImportState.EXPIRED,
         None,
         [],
         [],
     )
     assert stale.rows_valid == 2  # the counts stay for the page
     assert not stale_file.parent.exists()
-    assert fresh.state == "validated" and fresh_file.is_file() and len(fresh.valid_rows) == 2
+    assert fresh.state == ImportState.VALIDATED
+    assert fresh_file.is_file() and len(fresh.valid_rows) == 2
     assert purge(utcnow()) == NOTHING
 
 
@@ -293,7 +294,7 @@ def test_a_confirmed_list_never_expires_and_its_leftover_zip_goes(
     assert (counts["imports_expired"], counts["import_files_deleted"]) == (0, 1)
     db.session.expire_all()
     guest_import = db.session.get(GuestImport, guest_import.id)
-    assert guest_import.state == "confirmed" and guest_import.photos_path is None
+    assert guest_import.state == ImportState.CONFIRMED and guest_import.photos_path is None
     assert len(guest_import.valid_rows) == 2 and not path.exists()
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 2
 

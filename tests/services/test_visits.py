@@ -10,6 +10,7 @@ from portal import queue as job_queue
 from portal.models import (
     Guest,
     JobRecord,
+    JobState,
     Role,
     Visit,
     VisitState,
@@ -177,12 +178,12 @@ def test_queue_down_leaves_the_visit_pending_and_retryable(
     visit = register(host_user, access_level)
     assert visit.state == VisitState.PENDING
     assert db.session.get(Visit, visit.id) is not None
-    assert svc.latest_job(visit).state == "failed"
+    assert svc.latest_job(visit).state == JobState.FAILED
     assert svc.needs_retry(visit)
 
     monkeypatch.undo()
     record = svc.retry_enrollment(visit, by=host_user)
-    assert record.kind == "enroll_visit" and record.state == "queued"
+    assert record.kind == "enroll_visit" and record.state == JobState.QUEUED
     assert [job.id for job in queued(redis_conn)] == [record.rq_job_id]
     assert not svc.needs_retry(visit)
 
