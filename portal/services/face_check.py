@@ -34,6 +34,7 @@ TOO_DARK = N_("The photo is too dark: take it again facing a window or a lamp.")
 BLURRED = N_("The photo is blurred: hold the phone still and take it again.")
 
 _local = threading.local()
+_opencv_lock = threading.Lock()
 
 # Answers for the photos checked last, by a digest of their detection copy: the same photo is
 # checked again when a form is sent back with another field wrong, a sheet is staged again or
@@ -43,9 +44,17 @@ _recent = {}
 _recent_lock = threading.Lock()
 
 
-def _detector():
-    import cv2  # loaded on first use: workers that never check a face stay small
+def _opencv():
+    """OpenCV, imported on first use: workers that never check a face stay small."""
+    # OpenCV's package replaces itself in sys.modules while it loads its native part: a second
+    # thread importing it meanwhile can get the module before ``cv2.data`` exists.
+    with _opencv_lock:
+        import cv2
+    return cv2
 
+
+def _detector():
+    cv2 = _opencv()
     # One classifier per thread: OpenCV's cascade keeps per-call buffers inside the object.
     if not hasattr(_local, "cascade"):
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -90,8 +99,7 @@ def _judge(grey):
 
 def sharpness(face: np.ndarray) -> float:
     """Variance of the Laplacian of the face at a fixed size (scale-independent blur measure)."""
-    import cv2  # loaded on first use: workers that never check a face stay small
-
+    cv2 = _opencv()
     fixed = cv2.resize(face, (SHARPNESS_SIDE, SHARPNESS_SIDE), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(fixed, cv2.CV_64F).var())
 
@@ -106,8 +114,7 @@ def _detection_copy(image):
 
 
 def _detect(grey):
-    import cv2  # loaded on first use: workers that never check a face stay small
-
+    cv2 = _opencv()
     found = _detector().detectMultiScale(
         cv2.equalizeHist(grey),
         scaleFactor=SCALE_STEP,
