@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m portal.devserver
 
-# The suite on every core (at most 4: each worker claims one of Redis's 15 spare databases),
-# without the benchmarks marked slow; `make test-slow` runs those one at a time, as CI does.
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
+# The suite on one worker more than the cores (tests also wait on Redis, processes and sleeps;
+# at most 4: each worker claims one of Redis's 15 spare databases), without the benchmarks
+# marked slow; `make test-slow` runs those one at a time, as CI does.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, (os.cpu_count() or 1) + 1))")
 PYTEST_ARGS ?= -m "not slow"
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
