@@ -242,12 +242,11 @@ def store_upload(event, user, sheet_file, photos_file=None) -> GuestImport:
 
 def start_staging(guest_import, user) -> JobRecord:
     """Enqueue ``jobs.imports.stage_import`` for a stored upload; raises QueueUnavailable."""
-    record = queue.enqueue(
-        "jobs.imports.stage_import",
+    record = queue.enqueue_about(
+        "import",
         guest_import.id,
+        "jobs.imports.stage_import",
         kind="stage_import",
-        subject_type="import",
-        subject_id=guest_import.id,
         created_by=user,
         job_timeout=STAGING_TIMEOUT,
     )
